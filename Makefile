@@ -1,0 +1,45 @@
+# The two commands: `make run` (everything, on a fresh machine) and `make test` (everything, then all tests).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PKGS := -e shared -e services/intake -e services/routing -e services/notify -e services/media
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test stop status infra lint unit integration e2e bench clean
+
+$(INSTALLED): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt $(PKGS)
+	touch $@
+
+infra: $(INSTALLED)
+	$(PY) deploy/devstack.py infra
+
+run: $(INSTALLED)
+	$(PY) deploy/devstack.py up
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) deploy/devstack.py down; fi
+
+status: $(INSTALLED)
+	$(PY) deploy/devstack.py status
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/src services/*/src deploy/devstack.py
+
+# pytest exits 5 when it collects nothing: that is a failure here, not a pass.
+test: infra lint
+	mkdir -p .infra/logs
+	set -o pipefail; $(VENV)/bin/pytest $(PYTEST_ARGS) 2>&1 | tee .infra/logs/pytest.log
+	$(PY) deploy/scan_logs.py .infra/logs
+
+bench: infra
+	$(PY) deploy/devstack.py services-up
+	$(PY) benchmarks/submit_reports.py
+
+clean: stop
+	rm -rf .infra $(VENV)

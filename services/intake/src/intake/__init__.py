@@ -1,0 +1,1 @@
+"""PAHT intake service."""

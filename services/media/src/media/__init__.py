@@ -1,0 +1,1 @@
+"""PAHT media service."""

@@ -1,0 +1,1 @@
+"""PAHT notify service."""

@@ -1,0 +1,1 @@
+"""PAHT routing service."""

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from paht_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore")
+
+    service_name: str = "routing"
+    database_url: str = "postgresql://routing:paht-routing-dev@127.0.0.1:5432/paht"
+    http_port: int = 8083
+    # Office hours in Vietnam (UTC+7); the answer deadline ends at close of business on its last working day.
+    timezone: str = "Asia/Ho_Chi_Minh"
+    office_close_hour: int = 17
+    # Where unmatched reports go (the 1022 coordinator's triage queue).
+    coordinator_agency: str = "VP-UBND"

@@ -1,0 +1,1 @@
+"""The PAHT shared library: one copy of what every service needs."""

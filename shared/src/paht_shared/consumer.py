@@ -1,0 +1,167 @@
+"""Consumer runner: inbox in the handler's transaction, manual offset commits, bounded retries, DLQ.
+
+For each record: parse the envelope; in one transaction record (handler, event_id) in the inbox and run the
+handler; commit the offset only after that transaction committed. A record that cannot be parsed, or whose
+handler fails `max_attempts` times, goes to `<topic>.dlq` with its origin in headers and the partition
+moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from prometheus_client import Counter
+
+from paht_shared.envelope import Envelope
+from paht_shared.kafka import make_consumer, make_producer
+
+log = structlog.get_logger("paht.consumer")
+
+Handler = Callable[[Envelope, asyncpg.Connection], Awaitable[None]]
+
+HANDLED = Counter("paht_events_handled_total", "Events handled", ["handler", "outcome"])
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """`handler` is the inbox name: renaming it would make old events look new."""
+
+    name: str
+    topics: tuple[str, ...]
+    handle: Handler
+
+
+async def handle_once(pool: asyncpg.Pool, handler_name: str, event: Envelope, topic: str, handle: Handler) -> bool:
+    """Run `handle` unless this handler already processed the event; returns False for a duplicate."""
+    async with pool.acquire() as conn, conn.transaction():
+        inserted = await conn.fetchval(
+            "INSERT INTO inbox (handler, event_id, topic) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            handler_name,
+            event.event_id,
+            topic,
+        )
+        if not inserted:
+            return False
+        await handle(event, conn)
+        return True
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        subscription: Subscription,
+        bootstrap: str,
+        group_id: str,
+        client_id: str,
+        max_attempts: int = 3,
+        retry_backoff_seconds: float = 0.5,
+    ) -> None:
+        self._pool = pool
+        self._sub = subscription
+        self._bootstrap = bootstrap
+        self._group_id = group_id
+        self._client_id = client_id
+        self._max_attempts = max_attempts
+        self._backoff = retry_backoff_seconds
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq: AIOKafkaProducer | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        consumer = make_consumer(self._bootstrap, self._group_id, list(self._sub.topics), self._client_id)
+        dlq = make_producer(self._bootstrap, f"{self._client_id}-dlq")
+        await consumer.start()
+        await dlq.start()
+        self._consumer, self._dlq = consumer, dlq
+        log.info("consumer_started", handler=self._sub.name, topics=list(self._sub.topics), group=self._group_id)
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                for tp, records in batches.items():
+                    last: int | None = None
+                    for record in records:
+                        if self._stopping.is_set():
+                            break
+                        await self._process(record)
+                        last = record.offset
+                    if last is not None:
+                        # Only after every record up to `last` committed its transaction: a crash
+                        # redelivers at most this batch, and the inbox makes that harmless.
+                        await consumer.commit({tp: last + 1})
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()  # leaves the group cleanly; processed offsets are already committed
+            with contextlib.suppress(Exception):
+                await dlq.stop()
+            log.info("consumer_stopped", handler=self._sub.name)
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = Envelope.from_bytes(record.value or b"")
+        except ValueError as exc:
+            await self._dead_letter(record, f"unparseable envelope: {type(exc).__name__}")
+            HANDLED.labels(self._sub.name, "dead_letter").inc()
+            return
+        bound = structlog.contextvars.bound_contextvars(
+            correlation_id=event.correlation_id, event_id=str(event.event_id), event_type=event.event_type
+        )
+        with bound:
+            for attempt in range(1, self._max_attempts + 1):
+                try:
+                    done = await handle_once(self._pool, self._sub.name, event, record.topic, self._sub.handle)
+                except Exception as exc:  # noqa: BLE001 - every failure counts as an attempt
+                    log.warning("handler_failed", handler=self._sub.name, attempt=attempt, error=type(exc).__name__)
+                    if attempt == self._max_attempts:
+                        await self._dead_letter(record, _describe(exc))
+                        HANDLED.labels(self._sub.name, "dead_letter").inc()
+                        return
+                    await asyncio.sleep(self._backoff * attempt)
+                    continue
+                HANDLED.labels(self._sub.name, "handled" if done else "duplicate").inc()
+                if not done:
+                    log.info("duplicate_event_skipped", handler=self._sub.name)
+                return
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
+        assert self._dlq is not None
+        headers = [
+            *(record.headers or ()),
+            ("dlq.original_topic", record.topic.encode()),
+            ("dlq.original_partition", str(record.partition).encode()),
+            ("dlq.original_offset", str(record.offset).encode()),
+            ("dlq.handler", self._sub.name.encode()),
+            ("dlq.error", error.encode()[:1000]),
+        ]
+        await self._dlq.send_and_wait(dlq_topic(record.topic), value=record.value, key=record.key, headers=headers)
+        log.error(
+            "event_dead_lettered",
+            handler=self._sub.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=error,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    """Exception type and the innermost frame: enough to debug, and no message text that could carry data."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where}"
+

@@ -1,0 +1,53 @@
+"""The one event envelope every PAHT event travels in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """event_id is the idempotency key consumers record in their inbox."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_type: str
+    schema_version: int = 1
+    occurred_at: datetime = Field(default_factory=utc_now)
+    producer: str
+    correlation_id: str
+    causation_id: str | None = None
+    data: dict[str, Any]
+
+    def caused(self, event_type: str, producer: str, data: dict[str, Any]) -> Envelope:
+        """A follow-up event: same correlation, caused by this one."""
+        return Envelope(
+            event_type=event_type,
+            producer=producer,
+            correlation_id=self.correlation_id,
+            causation_id=str(self.event_id),
+            data=data,
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        return cls.model_validate_json(raw)
+
+    def kafka_headers(self) -> list[tuple[str, bytes]]:
+        """event_type, event_id and correlation_id mirrored into Kafka headers (DESIGN.md §3)."""
+        return [
+            ("event_type", self.event_type.encode()),
+            ("event_id", str(self.event_id).encode()),
+            ("correlation_id", self.correlation_id.encode()),
+        ]

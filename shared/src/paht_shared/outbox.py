@@ -1,0 +1,153 @@
+"""Transactional outbox: `add` inside the caller's transaction; `OutboxRelay` publishes what committed.
+
+Why: publishing after commit (a dual write) loses the event when the process dies in between; publishing
+before commit announces a change that may roll back. The outbox row commits or rolls back with the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
+
+from paht_shared.envelope import Envelope
+from paht_shared.kafka import make_producer
+
+log = structlog.get_logger("paht.outbox")
+
+PUBLISHED = Counter("paht_outbox_published_total", "Outbox rows published to Kafka", ["topic"])
+PRODUCER_RESETS = Counter("paht_outbox_producer_resets_total", "Producers recreated after a send failure")
+
+
+def notify_channel(schema: str) -> str:
+    return f"paht_outbox_{schema}"
+
+
+async def add(conn: asyncpg.Connection, topic: str, event: Envelope, key: str) -> None:
+    """Queue `event` for `topic` in the caller's open transaction (the key keeps one report in one partition)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("outbox.add must run inside the transaction that makes the change")
+    await conn.execute(
+        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
+        event.event_id,
+        topic,
+        key,
+        event.to_bytes(),
+        {k: v.decode() for k, v in event.kafka_headers()},  # jsonb codec: see paht_shared.db
+    )
+    # Delivered at commit time only, so a rolled-back event never wakes a relay.
+    schema = await conn.fetchval("SELECT current_schema()")
+    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows of one schema; several relays may run at once (SKIP LOCKED).
+
+    A batch is: lock pending rows, send them all, wait for every ack, mark them published, commit.
+    A crash between send and commit re-sends the batch: consumers deduplicate by event_id (inbox).
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        bootstrap: str,
+        client_id: str,
+        batch_size: int = 200,
+        poll_seconds: float = 1.0,
+        send_timeout_seconds: float = 30.0,
+    ) -> None:
+        self._pool = pool
+        self._schema = schema
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._send_timeout = send_timeout_seconds
+        self._producer: AIOKafkaProducer | None = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        listener = await self._pool.acquire()
+        await listener.add_listener(notify_channel(self._schema), self._on_notify)
+        log.info("outbox_relay_started", schema=self._schema, batch_size=self._batch_size)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    published = await self.publish_batch()
+                except Exception as exc:  # noqa: BLE001 - any failure: keep rows pending, retry with a new producer
+                    # Rows stay pending; the next attempt uses a fresh producer.
+                    log.warning("outbox_batch_failed", error=type(exc).__name__, detail=str(exc)[:200])
+                    await self._reset_producer()
+                    await self._sleep(min(5.0, self._poll_seconds * 2))
+                    continue
+                if published < self._batch_size:
+                    await self._sleep(self._poll_seconds)
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(notify_channel(self._schema), self._on_notify)
+            await self._pool.release(listener)
+            await self._reset_producer()
+            log.info("outbox_relay_stopped", schema=self._schema)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def publish_batch(self) -> int:
+        """Publish one batch; returns how many rows it published."""
+        producer = await self._ensure_producer()
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, topic, key, payload, headers FROM outbox WHERE published_at IS NULL "
+                "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                headers = [(k, str(v).encode()) for k, v in row["headers"].items()]
+                futures.append(
+                    await producer.send(
+                        row["topic"], value=bytes(row["payload"]), key=row["key"].encode(), headers=headers
+                    )
+                )
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._send_timeout)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            )
+        for row in rows:
+            PUBLISHED.labels(row["topic"]).inc()
+        log.debug("outbox_batch_published", count=len(rows))
+        return len(rows)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = make_producer(
+                self._bootstrap, self._client_id, request_timeout_ms=int(self._send_timeout * 1000)
+            )
+            await asyncio.wait_for(producer.start(), timeout=self._send_timeout)
+            self._producer = producer
+        return self._producer
+
+    async def _reset_producer(self) -> None:
+        """A producer that failed after a broker outage can stay wedged: replace it, never reuse it."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            PRODUCER_RESETS.inc()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=5)
+
+    def _on_notify(self, *_args: object) -> None:
+        self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()

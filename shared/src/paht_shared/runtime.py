@@ -1,0 +1,102 @@
+"""Process entry points: a worker (relay, consumer) stops cleanly on SIGTERM/SIGINT; readiness checks."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from typing import Protocol
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from paht_shared.consumer import ConsumerRunner, Subscription
+from paht_shared.db import create_pool
+from paht_shared.outbox import OutboxRelay
+from paht_shared.settings import ServiceSettings
+from paht_shared.web import ReadinessCheck
+
+log = structlog.get_logger("paht.runtime")
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+async def run_until_signalled(workers: list[Stoppable]) -> None:
+    """Run workers until SIGTERM/SIGINT, then ask each to stop and wait for it to finish its batch."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: [w.stop() for w in workers])
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    for task in done:
+        if task.exception() is not None:
+            for w in workers:
+                w.stop()
+    await asyncio.gather(*tasks)
+
+
+async def run_relay(settings: ServiceSettings, schema: str) -> None:
+    pool = await create_pool(settings.database_url, schema, min_size=2, max_size=4)
+    try:
+        relay = OutboxRelay(
+            pool,
+            schema,
+            settings.kafka_bootstrap,
+            client_id=f"{settings.service_name}-relay",
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+            send_timeout_seconds=settings.kafka_send_timeout_seconds,
+        )
+        await run_until_signalled([relay])
+    finally:
+        await pool.close()
+
+
+async def run_consumers(settings: ServiceSettings, schema: str, subscriptions: list[Subscription]) -> None:
+    pool = await create_pool(settings.database_url, schema, max_size=settings.db_pool_max)
+    try:
+        runners: list[Stoppable] = [
+            ConsumerRunner(
+                pool,
+                sub,
+                settings.kafka_bootstrap,
+                group_id=f"{settings.service_name}.{sub.name}",
+                client_id=f"{settings.service_name}-{sub.name}",
+                max_attempts=settings.consumer_max_attempts,
+                retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+            )
+            for sub in subscriptions
+        ]
+        await run_until_signalled(runners)
+    finally:
+        await pool.close()
+
+
+def run_http(app: web.Application, settings: ServiceSettings) -> None:
+    log.info("http_listening", host=settings.http_host, port=settings.http_port)
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=None, access_log=None)
+
+
+def postgres_ready(pool_getter: Callable[[], asyncpg.Pool]) -> ReadinessCheck:
+    async def check() -> None:
+        await pool_getter().fetchval("SELECT 1")
+
+    return check
+
+
+def kafka_ready(bootstrap: str) -> ReadinessCheck:
+    """The broker accepts connections (a metadata call per probe would load the broker for nothing)."""
+
+    async def check() -> None:
+        host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.close()
+        await writer.wait_closed()
+
+    return check
+

@@ -1,0 +1,32 @@
+"""Settings base: every service reads its environment once, in __main__, with its own prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Infrastructure every service process needs; defaults fit the embedded dev stack.
+
+    Subclasses set ``model_config = SettingsConfigDict(env_prefix="INTAKE_")`` and a default DSN.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str = "service"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/paht"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    log_level: str = "info"
+    log_json: bool = True
+    # outbox relay
+    outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    kafka_send_timeout_seconds: float = Field(default=30.0, gt=0)
+    # consumers
+    consumer_max_attempts: int = Field(default=3, ge=1)
+    consumer_retry_backoff_seconds: float = Field(default=0.5, ge=0)

@@ -1,0 +1,1 @@
+"""Test support: fixtures for the real servers `make test` starts, and the personal data tests use."""

@@ -1,0 +1,91 @@
+"""pytest plugin: the real PostgreSQL, Kafka and S3 that `make test` started (see deploy/devstack.py).
+
+Each test gets its own schema (dropped afterwards) and fresh topic names, so tests never see each
+other's data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from paht_shared.db import create_pool
+from paht_shared.kafka import ensure_topics
+from paht_shared.migrations import apply_migrations
+
+
+def _stack_file() -> Path:
+    explicit = os.environ.get("PAHT_INFRA_DIR")
+    if explicit:
+        return Path(explicit) / "stack.json"
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / ".infra" / "stack.json"
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError("no .infra/stack.json: run `make test` (or `python deploy/devstack.py infra`) first")
+
+
+@pytest.fixture(scope="session")
+def stack() -> dict[str, Any]:
+    """Where the running infrastructure is (written by devstack)."""
+    return dict(json.loads(_stack_file().read_text()))
+
+
+@pytest.fixture(scope="session")
+def infra_dir(stack: dict[str, Any]) -> Path:
+    return _stack_file().parent
+
+
+@pytest.fixture
+def admin_dsn(stack: dict[str, Any]) -> str:
+    return str(stack["admin_dsn"])
+
+
+@pytest.fixture
+def kafka_bootstrap(stack: dict[str, Any]) -> str:
+    return str(stack["kafka_bootstrap"])
+
+
+@pytest.fixture
+async def test_schema(admin_dsn: str) -> AsyncIterator[str]:
+    """A fresh schema with the shared outbox/inbox tables; dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        await apply_migrations(admin_dsn, schema, None, conn=conn)
+    finally:
+        await conn.close()
+    yield schema
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db_pool(admin_dsn: str, test_schema: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(admin_dsn, test_schema, min_size=1, max_size=8)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def new_topic(kafka_bootstrap: str) -> Callable[..., Awaitable[str]]:
+    """Factory: a fresh topic (and its .dlq) that no other test uses."""
+
+    async def make(prefix: str = "test", partitions: int = 3) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:10]}.v1"
+        await ensure_topics(kafka_bootstrap, [name, f"{name}.dlq"], partitions)
+        return name
+
+    return make

@@ -1,0 +1,111 @@
+"""HTTP pieces every service shares: correlation ids, JSON errors, /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+log = structlog.get_logger("paht.web")
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+READINESS_CHECKS: web.AppKey[dict[str, ReadinessCheck]] = web.AppKey("readiness_checks", dict)
+
+REQUESTS = Counter("paht_http_requests_total", "HTTP requests", ["route", "method", "status"])
+LATENCY = Histogram("paht_http_request_seconds", "HTTP request latency", ["route", "method"])
+
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The one error shape: {"errors": [{"field", "code", "message"}]}; messages are Vietnamese."""
+    return {"errors": [{"field": field, "code": code, "message": message}]}
+
+
+def json_error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    return web.json_response(error_body(code, message, field), status=status)
+
+
+@web.middleware
+async def observability_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Binds a correlation id per request, measures it, and turns surprises into a JSON 500 without details."""
+    incoming = request.headers.get(CORRELATION_HEADER, "")
+    correlation_id = incoming if 0 < len(incoming) <= 100 and incoming.isprintable() else str(uuid.uuid4())
+    request["correlation_id"] = correlation_id
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation_id, request_id=str(uuid.uuid4())):
+        try:
+            response = await handler(request)
+            status = response.status
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.status >= 400 and exc.content_type != "application/json":
+                response = json_error(exc.status, _http_code(exc.status), _http_message(exc.status))
+            else:
+                raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("request_failed", route=route, method=request.method)
+            response = json_error(500, "internal_error", "Hệ thống đang gặp sự cố, vui lòng thử lại sau.")
+        finally:
+            LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+            REQUESTS.labels(route, request.method, str(status)).inc()
+    response.headers[CORRELATION_HEADER] = correlation_id
+    return response
+
+
+def _http_code(status: int) -> str:
+    return {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}.get(
+        status, "bad_request"
+    )
+
+
+def _http_message(status: int) -> str:
+    return {
+        404: "Không tìm thấy nội dung yêu cầu.",
+        405: "Phương thức không được hỗ trợ.",
+        413: "Dữ liệu gửi lên vượt quá dung lượng cho phép.",
+        415: "Định dạng dữ liệu không được hỗ trợ.",
+    }.get(status, "Yêu cầu không hợp lệ.")
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    results: dict[str, str] = {}
+    ready = True
+    for name, check in request.app[READINESS_CHECKS].items():
+        try:
+            await asyncio.wait_for(check(), timeout=3)
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; the type says why
+            ready = False
+            results[name] = f"unavailable: {type(exc).__name__}"
+    return web.json_response({"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
+
+
+async def metrics(_request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def new_app(client_max_size: int = 1024**2) -> web.Application:
+    """An application with the shared middleware and operational routes; services add theirs."""
+    app = web.Application(middlewares=[observability_middleware], client_max_size=client_max_size)
+    app[READINESS_CHECKS] = {}
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
