@@ -65,7 +65,7 @@ async def run_consumers(settings: ServiceSettings, schema: str, subscriptions: l
                 pool,
                 sub,
                 settings.kafka_bootstrap,
-                group_id=f"{settings.service_name}.{sub.name}",
+                group_id=sub.name,  # names are already service-qualified
                 client_id=f"{settings.service_name}-{sub.name}",
                 max_attempts=settings.consumer_max_attempts,
                 retry_backoff_seconds=settings.consumer_retry_backoff_seconds,

@@ -17,7 +17,7 @@ log = structlog.get_logger("notify.sink")
 
 class MaildirRecorder:
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)  # Maildir(create=True) makes folder/{tmp,new,cur}
         self._box = mailbox.Maildir(str(folder), create=True)
 
     async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
