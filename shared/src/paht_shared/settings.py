@@ -16,6 +16,8 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "service"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/paht"
+    # The schema this service owns; tests point it at a throwaway schema.
+    db_schema: str = "public"
     db_pool_min: int = 1
     db_pool_max: int = 10
     kafka_bootstrap: str = "127.0.0.1:9092"

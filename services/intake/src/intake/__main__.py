@@ -19,9 +19,9 @@ def main() -> None:
     if kind == "api":
         run_http(build_app(settings), settings)
     elif kind == "relay":
-        asyncio.run(run_relay(settings, "intake"))
+        asyncio.run(run_relay(settings, settings.db_schema))
     elif kind == "consume":
-        asyncio.run(run_consumers(settings, "intake", SUBSCRIPTIONS))
+        asyncio.run(run_consumers(settings, settings.db_schema, SUBSCRIPTIONS))
     else:
         raise SystemExit("usage: python -m intake api|relay|consume")
 

@@ -9,6 +9,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
 
     service_name: str = "intake"
+    db_schema: str = "intake"
     database_url: str = "postgresql://intake:paht-intake-dev@127.0.0.1:5432/paht"
     http_port: int = 8081
     # "k1:<base64 32 bytes>[,k0:...]": the first key encrypts, all decrypt. No default: keys live outside the repo.

@@ -9,6 +9,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIA_", extra="ignore")
 
     service_name: str = "media"
+    db_schema: str = "media"
     database_url: str = "postgresql://media:paht-media-dev@127.0.0.1:5432/paht"
     http_port: int = 8082
     s3_endpoint: str = "127.0.0.1:8333"

@@ -25,12 +25,12 @@ def main() -> None:
     if kind == "api":
         run_http(build_app(settings), settings)
     elif kind == "relay":
-        asyncio.run(run_relay(settings, "notify"))
+        asyncio.run(run_relay(settings, settings.db_schema))
     elif kind == "consume":
         mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds)
         notifier = StatusNotifier(settings, mailer)
         asyncio.run(
-            run_consumers(settings, "notify", [Subscription("notify.agency_email", (REPORT_STATUS_CHANGED,), notifier)])
+            run_consumers(settings, settings.db_schema, [Subscription("notify.agency_email", (REPORT_STATUS_CHANGED,), notifier)])
         )
     elif kind == "sink":
         asyncio.run(serve(settings.sink_port, Path(settings.sink_dir)))

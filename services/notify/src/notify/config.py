@@ -9,6 +9,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore")
 
     service_name: str = "notify"
+    db_schema: str = "notify"
     database_url: str = "postgresql://notify:paht-notify-dev@127.0.0.1:5432/paht"
     http_port: int = 8084
     smtp_host: str = "127.0.0.1"

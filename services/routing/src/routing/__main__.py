@@ -16,7 +16,7 @@ from routing.service import load_reference, reference_file
 
 
 async def load_reference_data(settings: Settings) -> None:
-    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": "routing"})
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.db_schema})
     try:
         await load_reference(conn, reference_file())
     finally:
@@ -30,9 +30,9 @@ def main() -> None:
     if kind == "api":
         run_http(build_app(settings), settings)
     elif kind == "relay":
-        asyncio.run(run_relay(settings, "routing"))
+        asyncio.run(run_relay(settings, settings.db_schema))
     elif kind == "consume":
-        asyncio.run(run_consumers(settings, "routing", subscriptions(settings)))
+        asyncio.run(run_consumers(settings, settings.db_schema, subscriptions(settings)))
     elif kind == "load-reference":
         asyncio.run(load_reference_data(settings))
     else:

@@ -9,6 +9,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore")
 
     service_name: str = "routing"
+    db_schema: str = "routing"
     database_url: str = "postgresql://routing:paht-routing-dev@127.0.0.1:5432/paht"
     http_port: int = 8083
     # Office hours in Vietnam (UTC+7); the answer deadline ends at close of business on its last working day.

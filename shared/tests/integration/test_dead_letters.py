@@ -1,0 +1,73 @@
+"""Poison messages go to <topic>.dlq with their origin; the partition keeps moving."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from paht_shared.consumer import ConsumerRunner, Subscription, dlq_topic
+from paht_shared.envelope import Envelope
+from paht_shared.kafka import make_producer
+from paht_shared.testing.kafka import read_all, wait_until
+
+
+async def test_poison_messages_are_dead_lettered_and_later_messages_processed(
+    db_pool: asyncpg.Pool, kafka_bootstrap: str, new_topic: Callable[..., Awaitable[str]]
+) -> None:
+    """An unparseable record and a record whose handler always fails end in the DLQ; the rest are handled."""
+    topic = await new_topic(partitions=1)  # one partition: the good records really come after the poison
+    await db_pool.execute("CREATE TABLE effects (n int NOT NULL)")
+
+    async def handle(ev: Envelope, conn: asyncpg.Connection) -> None:
+        if ev.data.get("explode"):
+            raise ZeroDivisionError("handler bug")
+        await conn.execute("INSERT INTO effects (n) VALUES ($1)", ev.data["n"])
+
+    producer = make_producer(kafka_bootstrap, "poison-test")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{not json", key=b"r1", headers=[("event_type", b"broken")])
+        bad = Envelope(event_type="t", producer="p", correlation_id="c", data={"explode": True})
+        await producer.send_and_wait(topic, bad.to_bytes(), key=b"r1")
+        for n in range(3):
+            good = Envelope(event_type="t", producer="p", correlation_id="c", data={"n": n})
+            await producer.send_and_wait(topic, good.to_bytes(), key=b"r1")
+    finally:
+        await producer.stop()
+
+    runner = ConsumerRunner(
+        db_pool,
+        Subscription("test.poison", (topic,), handle),
+        kafka_bootstrap,
+        f"g-{uuid.uuid4()}",
+        "poison",
+        max_attempts=3,
+        retry_backoff_seconds=0.01,
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+
+        async def three_effects() -> bool:
+            return bool(await db_pool.fetchval("SELECT count(*) FROM effects") == 3)
+
+        await wait_until(three_effects, 30)
+    finally:
+        runner.stop()
+        await task
+
+    dead = await read_all(kafka_bootstrap, dlq_topic(topic))
+    assert len(dead) == 2
+    by_offset = {int(dict(r.headers)["dlq.original_offset"]): dict(r.headers) for r in dead}
+    assert set(by_offset) == {0, 1}
+    for headers in by_offset.values():
+        assert headers["dlq.original_topic"] == topic.encode()
+        assert headers["dlq.original_partition"] == b"0"
+        assert headers["dlq.handler"] == b"test.poison"
+    assert by_offset[0]["dlq.error"].startswith(b"unparseable envelope")
+    assert by_offset[0]["event_type"] == b"broken"  # the original headers travel along
+    assert by_offset[1]["dlq.error"].startswith(b"ZeroDivisionError")
+    assert {r.value for r in dead} == {b"{not json", bad.to_bytes()}
+    assert sorted(r["n"] for r in await db_pool.fetch("SELECT n FROM effects")) == [0, 1, 2]
