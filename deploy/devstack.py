@@ -154,6 +154,7 @@ def service_env(service: str) -> dict[str, str]:
             {
                 f"{p}_SMTP_HOST": env("NOTIFY_SMTP_HOST", "127.0.0.1"),
                 f"{p}_SMTP_PORT": env("NOTIFY_SMTP_PORT", str(SMTP_SINK_PORT)),
+                f"{p}_SINK_HOST": "127.0.0.1",
                 f"{p}_SINK_PORT": str(SMTP_SINK_PORT),
                 f"{p}_SINK_DIR": str(INFRA / "mail"),
             }

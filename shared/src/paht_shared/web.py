@@ -21,6 +21,7 @@ REQUESTS = Counter("paht_http_requests_total", "HTTP requests", ["route", "metho
 LATENCY = Histogram("paht_http_request_seconds", "HTTP request latency", ["route", "method"])
 
 CORRELATION_HEADER = "X-Correlation-Id"
+CORRELATION_ID: web.RequestKey[str] = web.RequestKey("correlation_id", str)
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -39,7 +40,7 @@ async def observability_middleware(
     """Binds a correlation id per request, measures it, and turns surprises into a JSON 500 without details."""
     incoming = request.headers.get(CORRELATION_HEADER, "")
     correlation_id = incoming if 0 < len(incoming) <= 100 and incoming.isprintable() else str(uuid.uuid4())
-    request["correlation_id"] = correlation_id
+    request[CORRELATION_ID] = correlation_id
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     started = time.perf_counter()
     status = 500

@@ -11,7 +11,7 @@ from intake import service
 from intake.app_keys import POOL, SETTINGS, VAULT
 from intake.models import SubmitReport, validation_errors
 from paht_shared import reference
-from paht_shared.web import json_error
+from paht_shared.web import CORRELATION_ID, json_error
 
 TRACKING_SECRET_HEADER = "X-Tracking-Secret"
 
@@ -45,7 +45,7 @@ async def post_report(request: web.Request) -> web.Response:
             request.app[VAULT],
             cmd,
             key,
-            request["correlation_id"],
+            request[CORRELATION_ID],
             request.app[SETTINGS].province_code,
         )
     except service.InvalidReport as exc:

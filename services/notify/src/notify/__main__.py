@@ -33,7 +33,7 @@ def main() -> None:
             run_consumers(settings, settings.db_schema, [Subscription("notify.agency_email", (REPORT_STATUS_CHANGED,), notifier)])
         )
     elif kind == "sink":
-        asyncio.run(serve(settings.sink_port, Path(settings.sink_dir)))
+        asyncio.run(serve(settings.sink_host, settings.sink_port, Path(settings.sink_dir)))
     else:
         raise SystemExit("usage: python -m notify api|relay|consume|sink")
 

@@ -18,5 +18,6 @@ class Settings(ServiceSettings):
     mail_from: str = "PAHT Cần Thơ <no-reply@paht.example>"
     portal_url: str = "http://127.0.0.1:8080"
     # The development SMTP sink (python -m notify sink): where it listens and where it keeps messages.
+    sink_host: str = "127.0.0.1"
     sink_port: int = 2526
     sink_dir: str = ".infra/mail"

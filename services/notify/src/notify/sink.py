@@ -27,8 +27,8 @@ class MaildirRecorder:
         return "250 Message accepted for delivery"
 
 
-async def serve(port: int, folder: Path) -> None:
-    controller = Controller(MaildirRecorder(folder), hostname="127.0.0.1", port=port)
+async def serve(host: str, port: int, folder: Path) -> None:
+    controller = Controller(MaildirRecorder(folder), hostname=host, port=port)
     controller.start()
     log.info("smtp_sink_listening", port=port, folder=str(folder))
     stop = asyncio.Event()

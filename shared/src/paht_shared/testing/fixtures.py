@@ -89,3 +89,28 @@ def new_topic(kafka_bootstrap: str) -> Callable[..., Awaitable[str]]:
         return name
 
     return make
+
+
+@pytest.fixture
+async def service_schema(admin_dsn: str) -> AsyncIterator[Callable[[Path], Awaitable[str]]]:
+    """Factory: a fresh schema with the shared tables and one service's migrations; dropped afterwards."""
+    created: list[str] = []
+
+    async def make(migrations: Path) -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(f"CREATE SCHEMA {schema}")
+            created.append(schema)
+            await apply_migrations(admin_dsn, schema, migrations, conn=conn)
+        finally:
+            await conn.close()
+        return schema
+
+    yield make
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        for schema in created:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        await conn.close()

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from intake.app import build_app
+from intake.config import Settings
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
+@pytest.fixture
+async def intake_schema(service_schema: Callable[[Path], Awaitable[str]]) -> str:
+    return await service_schema(MIGRATIONS)
+
+
+@pytest.fixture
+def intake_settings(admin_dsn: str, intake_schema: str) -> Settings:
+    return Settings(
+        database_url=admin_dsn,
+        db_schema=intake_schema,
+        pii_keys="k1:" + base64.b64encode(os.urandom(32)).decode(),
+        blind_index_key=base64.b64encode(os.urandom(32)).decode(),
+    )
+
+
+@pytest.fixture
+async def client(intake_settings: Settings) -> AsyncIterator[TestClient[object, object]]:
+    async with TestClient(TestServer(build_app(intake_settings))) as test_client:
+        yield test_client

@@ -1,0 +1,176 @@
+"""The citizen API against the real PostgreSQL: submit, replay, validate, track."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+from intake.config import Settings
+from intake.service import apply_status_change
+from paht_shared.envelope import Envelope
+from paht_shared.testing import pii
+
+Client = TestClient[Any, Any]
+
+
+async def submit(client: Client, body: dict[str, Any] | None = None, key: str | None = None) -> Any:
+    headers = {"Idempotency-Key": key or str(uuid.uuid4())}
+    return await client.post("/api/v1/reports", json=body or pii.sample_report(), headers=headers)
+
+
+async def test_categories_and_wards_are_listed(client: Client) -> None:
+    """The form's pick lists: categories as {code, name}; the tenant's wards include Phường Sóc Trăng."""
+    categories = await (await client.get("/api/v1/categories")).json()
+    assert {"code": "moi-truong", "name": "Môi trường, rác thải, ô nhiễm"} in categories
+    wards = await (await client.get("/api/v1/wards")).json()
+    assert {"code": "31507", "name": "Phường Sóc Trăng"} in wards
+    assert len(wards) == 103
+
+
+async def test_submit_stores_report_with_outbox_row_and_encrypted_reporter(
+    client: Client, intake_settings: Settings
+) -> None:
+    """201 with id, tracking code and secret; personal data only as ciphertext; the event carries none."""
+    resp = await submit(client)
+    assert resp.status == 201
+    body = await resp.json()
+    assert set(body) >= {"id", "tracking_code", "tracking_secret"}
+    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    try:
+        rows = []
+        for table in ("reporters", "reports", "report_timeline", "idempotency_keys", "outbox"):
+            rows.extend(await conn.fetch(f"SELECT * FROM {table}"))
+        dump = " ".join(str(dict(r)) for r in rows)
+        payloads = [bytes(r["payload"]).decode() for r in await conn.fetch("SELECT payload FROM outbox")]
+        outbox_topics = [r["topic"] for r in await conn.fetch("SELECT topic FROM outbox")]
+    finally:
+        await conn.close()
+    assert pii.find_leaks(dump) == []
+    assert "84912345678" not in dump  # nor the normalised phone
+    assert outbox_topics == ["report.submitted.v1"]
+    event = Envelope.model_validate_json(payloads[0])
+    assert event.data["report_id"] == body["id"]
+    assert pii.find_leaks(payloads[0]) == []
+
+
+async def test_retry_with_same_key_returns_the_same_report(client: Client, intake_settings: Settings) -> None:
+    """Same Idempotency-Key and body: the first response again, and still one report and one event."""
+    first = await submit(client, key="key-1")
+    again = await submit(client, key="key-1")
+    assert first.status == again.status == 201
+    assert await first.json() == await again.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other_body = pii.sample_report()
+    other_body["title"] = "Một tiêu đề khác hẳn"
+    conflict = await submit(client, body=other_body, key="key-1")
+    assert conflict.status == 409
+    assert (await conflict.json())["errors"][0]["code"] == "idempotency_key_reused"
+    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM reports") == 1
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_retries_create_one_report(client: Client, intake_settings: Settings) -> None:
+    """Five simultaneous submissions with one key: one report, five identical answers."""
+    import asyncio
+
+    responses = await asyncio.gather(*(submit(client, key="same-key") for _ in range(5)))
+    bodies = [await r.json() for r in responses]
+    assert all(r.status == 201 for r in responses)
+    assert len({b["id"] for b in bodies}) == 1
+    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM reports") == 1
+    finally:
+        await conn.close()
+
+
+async def test_client_mistakes_get_4xx_with_codes_and_store_nothing(client: Client, intake_settings: Settings) -> None:
+    """Missing fields 422, bad JSON 400, unknown category/ward 422; nothing half-written."""
+    missing = pii.sample_report()
+    for field in ("title", "content", "category"):
+        del missing[field]
+    del missing["location"]["ward_code"]  # type: ignore[attr-defined]
+    del missing["reporter"]["phone"]  # type: ignore[attr-defined]
+    resp = await submit(client, body=missing)
+    assert resp.status == 422
+    errors = (await resp.json())["errors"]
+    assert {e["field"] for e in errors} == {"title", "content", "category", "location.ward_code", "reporter.phone"}
+    assert all(e["code"] == "missing" and e["message"] for e in errors)
+    text = await resp.text()
+    assert pii.find_leaks(text) == []
+
+    bad_json = await client.post("/api/v1/reports", data=b"{oops", headers={"Content-Type": "application/json"})
+    assert bad_json.status == 400
+    assert (await bad_json.json())["errors"][0]["code"] == "invalid_json"
+    not_object = await client.post("/api/v1/reports", json=[1, 2])
+    assert not_object.status == 400
+
+    unknown = pii.sample_report(category="khong-co", ward_code="00001")
+    resp = await submit(client, body=unknown)
+    assert resp.status == 422
+    assert {(e["field"], e["code"]) for e in (await resp.json())["errors"]} == {
+        ("category", "unknown_category"),
+        ("location.ward_code", "unknown_ward"),
+    }
+    too_big = await client.post("/api/v1/reports", data=b"x" * (intake_settings.max_body_bytes + 10))
+    assert too_big.status == 413
+    assert (await too_big.json())["errors"][0]["code"] == "payload_too_large"
+
+    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM reports") == 0
+        assert await conn.fetchval("SELECT count(*) FROM reporters") == 0
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await conn.close()
+
+
+async def test_tracking_needs_the_secret_and_shows_status_changes(client: Client, intake_settings: Settings) -> None:
+    """Wrong or missing secret: no data; after a status event the page shows the agency and timeline."""
+    created = await (await submit(client)).json()
+    url = f"/api/v1/reports/{created['tracking_code']}"
+    assert (await client.get(url)).status == 401
+    assert (await client.get(url, headers={"X-Tracking-Secret": "wrong"})).status == 404
+    assert (await client.get("/api/v1/reports/PA-NOPE2345", headers={"X-Tracking-Secret": "x"})).status == 404
+
+    event = Envelope(
+        event_type="report.status_changed.v1",
+        producer="routing",
+        correlation_id="c",
+        data={
+            "report_id": created["id"],
+            "status": "assigned",
+            "agency_code": "SNNMT",
+            "agency_name": "Sở Nông nghiệp và Môi trường",
+            "due_at": "2026-12-08T17:00:00+07:00",
+        },
+    )
+    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    try:
+        async with conn.transaction():
+            await apply_status_change(event, conn)
+    finally:
+        await conn.close()
+    shown = await (await client.get(url.lower(), headers={"X-Tracking-Secret": created["tracking_secret"]})).json()
+    assert shown["status"] == "assigned"
+    assert shown["status_label"] == "Đã chuyển xử lý"
+    assert shown["agency"] == {"code": "SNNMT", "name": "Sở Nông nghiệp và Môi trường"}
+    assert [t["status"] for t in shown["timeline"]] == ["submitted", "assigned"]
+    assert pii.find_leaks(str(shown)) == []
+
+
+async def test_health_endpoints(client: Client) -> None:
+    """healthz is up, readyz checks PostgreSQL and Kafka, metrics speaks Prometheus."""
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200, await ready.text()
+    assert (await ready.json())["checks"] == {"postgres": "ok", "kafka": "ok"}
+    metrics = await (await client.get("/metrics")).text()
+    assert "paht_http_requests_total" in metrics

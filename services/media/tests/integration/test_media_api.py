@@ -1,0 +1,79 @@
+"""Upload and download through the real S3 (SeaweedFS) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from media.app import build_app
+from media.config import Settings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40
+
+
+@pytest.fixture
+async def client(
+    admin_dsn: str, stack: dict[str, Any], service_schema: Callable[[Path], Awaitable[str]]
+) -> AsyncIterator[TestClient[Any, Any]]:
+    settings = Settings(
+        database_url=admin_dsn,
+        db_schema=await service_schema(MIGRATIONS),
+        s3_endpoint=stack["s3_endpoint"],
+        s3_access_key=stack["s3_access_key"],
+        s3_secret_key=stack["s3_secret_key"],
+        s3_bucket=stack["s3_bucket"],
+        max_upload_bytes=64 * 1024,
+    )
+    async with TestClient(TestServer(build_app(settings))) as test_client:
+        yield test_client
+
+
+def form(data: bytes, name: str = "file", filename: str = "anh.jpg") -> aiohttp.FormData:
+    body = aiohttp.FormData()
+    body.add_field(name, data, filename=filename, content_type="application/octet-stream")
+    return body
+
+
+async def test_upload_then_download_gives_the_same_bytes(client: TestClient[Any, Any]) -> None:
+    """201 with an id; GET returns the bytes as an attachment with the sniffed type."""
+    resp = await client.post("/api/v1/media", data=form(JPEG))
+    assert resp.status == 201, await resp.text()
+    created = await resp.json()
+    assert created["content_type"] == "image/jpeg"
+    assert created["size"] == len(JPEG)
+    got = await client.get(f"/api/v1/media/{created['id']}")
+    assert got.status == 200
+    assert await got.read() == JPEG
+    assert got.headers["Content-Type"] == "image/jpeg"
+    assert got.headers["Content-Disposition"].startswith("attachment")
+
+
+async def test_bad_uploads_get_clear_errors(client: TestClient[Any, Any]) -> None:
+    """SVG refused, empty file, missing field, too large, not multipart, unknown id: each its own code."""
+    svg = await client.post("/api/v1/media", data=form(b"<svg xmlns='http://www.w3.org/2000/svg'/>", filename="a.jpg"))
+    assert svg.status == 415
+    assert (await svg.json())["errors"][0]["code"] == "unsupported_media_type"
+    empty = await client.post("/api/v1/media", data=form(b""))
+    assert (empty.status, (await empty.json())["errors"][0]["code"]) == (422, "empty_file")
+    missing = await client.post("/api/v1/media", data=form(JPEG, name="other"))
+    assert (missing.status, (await missing.json())["errors"][0]["code"]) == (422, "missing")
+    big = await client.post("/api/v1/media", data=form(JPEG * 10))
+    assert (big.status, (await big.json())["errors"][0]["code"]) == (413, "file_too_large")
+    plain = await client.post("/api/v1/media", json={"file": "x"})
+    assert plain.status == 415
+    unknown = await client.get("/api/v1/media/00000000-0000-0000-0000-000000000000")
+    assert unknown.status == 404
+    assert (await client.get("/api/v1/media/not-a-uuid")).status == 404
+
+
+async def test_readiness_checks_s3(client: TestClient[Any, Any]) -> None:
+    """readyz reports PostgreSQL and the S3 bucket."""
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["checks"] == {"postgres": "ok", "s3": "ok"}
