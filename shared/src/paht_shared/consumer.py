@@ -46,8 +46,7 @@ async def handle_once(pool: asyncpg.Pool, handler_name: str, event: Envelope, to
     """Run `handle` unless this handler already processed the event; returns False for a duplicate."""
     async with pool.acquire() as conn, conn.transaction():
         inserted = await conn.fetchval(
-            "INSERT INTO inbox (handler, event_id, topic) VALUES ($1, $2, $3) "
-            "ON CONFLICT DO NOTHING RETURNING true",
+            "INSERT INTO inbox (handler, event_id, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
             handler_name,
             event.event_id,
             topic,
@@ -139,7 +138,8 @@ class ConsumerRunner:
                 return
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
-        assert self._dlq is not None
+        if self._dlq is None:
+            raise RuntimeError("dead-letter producer not started")
         headers = [
             *(record.headers or ()),
             ("dlq.original_topic", record.topic.encode()),
@@ -164,4 +164,3 @@ def _describe(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}{where}"
-

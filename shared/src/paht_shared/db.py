@@ -17,5 +17,6 @@ async def create_pool(dsn: str, schema: str | None = None, min_size: int = 1, ma
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection, server_settings=settings
     )
-    assert pool is not None
+    if pool is None:
+        raise RuntimeError("asyncpg returned no pool")
     return pool

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -36,7 +38,7 @@ def make_consumer(bootstrap: str, group_id: str, topics: list[str], client_id: s
     )
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
+async def ensure_topics(bootstrap: str, names: list[str], partitions: int, replication: int = 1) -> list[str]:
     """Create the missing topics; return the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="paht-bootstrap")
     await admin.start()
@@ -44,12 +46,11 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> li
         existing = set(await admin.list_topics())
         missing = [n for n in dict.fromkeys(names) if n not in existing]
         if missing:
-            try:
+            # another bootstrap may race us: the topic is there, which is all we need
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(name=n, num_partitions=partitions, replication_factor=1) for n in missing]
+                    [NewTopic(name=n, num_partitions=partitions, replication_factor=replication) for n in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another bootstrap raced us: the topic is there, which is all we need
         return missing
     finally:
         await admin.close()

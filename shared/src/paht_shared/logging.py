@@ -61,9 +61,7 @@ def _redact(value: Any, key: str | None = None) -> Any:
     return value
 
 
-def redact_personal_data(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def redact_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: mask personal data by field name and by pattern."""
     return {k: _redact(v, k) for k, v in event_dict.items()}
 

@@ -26,7 +26,9 @@ def _service_files(folder: Path) -> list[tuple[str, str]]:
     return [(p.name, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.sql"))]
 
 
-async def apply_migrations(dsn: str, schema: str, folder: Path | None, conn: asyncpg.Connection | None = None) -> list[str]:
+async def apply_migrations(
+    dsn: str, schema: str, folder: Path | None, conn: asyncpg.Connection | None = None
+) -> list[str]:
     """Apply pending migrations to `schema`; returns the names applied. Safe to run concurrently."""
     own = conn is None
     if conn is None:

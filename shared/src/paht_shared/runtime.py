@@ -28,15 +28,19 @@ class Stoppable(Protocol):
 
 async def run_until_signalled(workers: list[Stoppable]) -> None:
     """Run workers until SIGTERM/SIGINT, then ask each to stop and wait for it to finish its batch."""
+
+    def stop_all() -> None:
+        for worker in workers:
+            worker.stop()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: [w.stop() for w in workers])
+        loop.add_signal_handler(sig, stop_all)
     tasks = [asyncio.create_task(w.run()) for w in workers]
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     for task in done:
         if task.exception() is not None:
-            for w in workers:
-                w.stop()
+            stop_all()
     await asyncio.gather(*tasks)
 
 
@@ -93,10 +97,9 @@ def kafka_ready(bootstrap: str) -> ReadinessCheck:
     """The broker accepts connections (a metadata call per probe would load the broker for nothing)."""
 
     async def check() -> None:
-        host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+        host, _, port = bootstrap.split(",", maxsplit=1)[0].strip().rpartition(":")
         _, writer = await asyncio.open_connection(host, int(port))
         writer.close()
         await writer.wait_closed()
 
     return check
-

@@ -95,7 +95,9 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception as exc:  # noqa: BLE001 - any failure means not ready; the type says why
             ready = False
             results[name] = f"unavailable: {type(exc).__name__}"
-    return web.json_response({"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
+    return web.json_response(
+        {"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503
+    )
 
 
 async def metrics(_request: web.Request) -> web.Response:

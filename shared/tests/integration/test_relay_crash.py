@@ -24,8 +24,20 @@ PARTITIONS = 3
 
 def start_relay(dsn: str, schema: str, bootstrap: str, batch_size: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "paht_shared", "relay", "--dsn", dsn, "--schema", schema,
-         "--bootstrap", bootstrap, "--batch-size", str(batch_size)],
+        [
+            sys.executable,
+            "-m",
+            "paht_shared",
+            "relay",
+            "--dsn",
+            dsn,
+            "--schema",
+            schema,
+            "--bootstrap",
+            bootstrap,
+            "--batch-size",
+            str(batch_size),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -50,7 +62,10 @@ class BrokerProbe:
 
 
 async def test_kill_relay_mid_batch_then_restart_delivers_every_event_once(
-    db_pool: asyncpg.Pool, admin_dsn: str, test_schema: str, kafka_bootstrap: str,
+    db_pool: asyncpg.Pool,
+    admin_dsn: str,
+    test_schema: str,
+    kafka_bootstrap: str,
     new_topic: Callable[..., Awaitable[str]],
 ) -> None:
     """All 1,000 arrive after a SIGKILL; the consumer's effects count exactly 1,000."""

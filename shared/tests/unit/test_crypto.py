@@ -43,7 +43,15 @@ def test_rotation_old_key_still_decrypts_new_key_encrypts() -> None:
     assert rotated.encrypt("x", "c").startswith(b"k2\x00")
 
 
-@pytest.mark.parametrize("spec", ["", "k1:notbase64!!", "k1:" + base64.b64encode(b"short").decode(), "k-1:" + base64.b64encode(os.urandom(32)).decode()])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "k1:notbase64!!",
+        "k1:" + base64.b64encode(b"short").decode(),
+        "k-1:" + base64.b64encode(os.urandom(32)).decode(),
+    ],
+)
 def test_bad_key_configuration_is_refused(spec: str) -> None:
     """A wrong key setting stops the service at start instead of writing unreadable data."""
     with pytest.raises(KeyringError):

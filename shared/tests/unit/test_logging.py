@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
+import pytest
 import structlog
 
 from paht_shared.logging import REDACTED, configure_logging, redact_personal_data, redact_text
@@ -40,7 +42,20 @@ def test_ids_and_counts_are_left_alone() -> None:
     assert redact_text(text) == text
 
 
-def test_configured_logger_writes_json_without_personal_data(capsys: object) -> None:
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging binds to the current stdout: undo it so later tests log to their own capture."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_configured_logger_writes_json_without_personal_data(capsys: pytest.CaptureFixture[str]) -> None:
     """End to end through structlog and the stdlib bridge, as services run it."""
     configure_logging("test", "debug")
     structlog.get_logger().info("report_received", phone=pii.PHONE, note=f"email {pii.EMAIL}")
@@ -48,7 +63,7 @@ def test_configured_logger_writes_json_without_personal_data(capsys: object) -> 
     handler = logging.getLogger().handlers[0]
     handler.setStream(stream)  # type: ignore[attr-defined]
     logging.getLogger("aiokafka").warning("broker said %s", pii.CCCD)
-    captured = capsys.readouterr().out + stream.getvalue()  # type: ignore[attr-defined]
+    captured = capsys.readouterr().out + stream.getvalue()
     assert "report_received" in captured
     assert "broker said" in captured
     assert pii.find_leaks(captured) == []

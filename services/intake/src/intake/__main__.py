@@ -14,7 +14,7 @@ from paht_shared.runtime import run_consumers, run_http, run_relay
 
 def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else "api"
-    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    settings = Settings()  # required keys come from the environment
     configure_logging(f"intake-{kind}", settings.log_level, settings.log_json)
     if kind == "api":
         run_http(build_app(settings), settings)

@@ -13,7 +13,7 @@ from intake.models import SubmitReport, validation_errors
 from paht_shared import reference
 from paht_shared.web import CORRELATION_ID, json_error
 
-TRACKING_SECRET_HEADER = "X-Tracking-Secret"
+TRACKING_SECRET_HEADER = "X-Tracking-Secret"  # noqa: S105 - a header name, not a secret
 
 
 async def list_categories(_request: web.Request) -> web.Response:
@@ -64,7 +64,10 @@ async def get_report(request: web.Request) -> web.Response:
     secret = request.headers.get(TRACKING_SECRET_HEADER, "")
     if not secret:
         return json_error(
-            401, "tracking_secret_required", "Vui lòng nhập mã bí mật được cấp khi gửi phản ánh.", TRACKING_SECRET_HEADER
+            401,
+            "tracking_secret_required",
+            "Vui lòng nhập mã bí mật được cấp khi gửi phản ánh.",
+            TRACKING_SECRET_HEADER,
         )
     tracking_code = request.match_info["tracking_code"].upper()
     found = await service.track_report(request.app[POOL], tracking_code, secret)

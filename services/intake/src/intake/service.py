@@ -13,7 +13,14 @@ import asyncpg
 import structlog
 
 from intake import repository
-from intake.domain import STATUS_LABELS, ReportStatus, hash_secret, new_tracking_code, new_tracking_secret, secret_matches
+from intake.domain import (
+    STATUS_LABELS,
+    ReportStatus,
+    hash_secret,
+    new_tracking_code,
+    new_tracking_secret,
+    secret_matches,
+)
 from intake.events import PRODUCER, REPORT_SUBMITTED
 from intake.models import SubmitReport, field_error
 from paht_shared import outbox, reference

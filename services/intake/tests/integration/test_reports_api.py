@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -38,7 +39,9 @@ async def test_submit_stores_report_with_outbox_row_and_encrypted_reporter(
     assert resp.status == 201
     body = await resp.json()
     assert set(body) >= {"id", "tracking_code", "tracking_secret"}
-    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    conn = await asyncpg.connect(
+        intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema}
+    )
     try:
         rows = []
         for table in ("reporters", "reports", "report_timeline", "idempotency_keys", "outbox"):
@@ -68,7 +71,9 @@ async def test_retry_with_same_key_returns_the_same_report(client: Client, intak
     conflict = await submit(client, body=other_body, key="key-1")
     assert conflict.status == 409
     assert (await conflict.json())["errors"][0]["code"] == "idempotency_key_reused"
-    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    conn = await asyncpg.connect(
+        intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema}
+    )
     try:
         assert await conn.fetchval("SELECT count(*) FROM reports") == 1
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
@@ -78,13 +83,13 @@ async def test_retry_with_same_key_returns_the_same_report(client: Client, intak
 
 async def test_concurrent_retries_create_one_report(client: Client, intake_settings: Settings) -> None:
     """Five simultaneous submissions with one key: one report, five identical answers."""
-    import asyncio
-
     responses = await asyncio.gather(*(submit(client, key="same-key") for _ in range(5)))
     bodies = [await r.json() for r in responses]
     assert all(r.status == 201 for r in responses)
     assert len({b["id"] for b in bodies}) == 1
-    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    conn = await asyncpg.connect(
+        intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema}
+    )
     try:
         assert await conn.fetchval("SELECT count(*) FROM reports") == 1
     finally:
@@ -123,7 +128,9 @@ async def test_client_mistakes_get_4xx_with_codes_and_store_nothing(client: Clie
     assert too_big.status == 413
     assert (await too_big.json())["errors"][0]["code"] == "payload_too_large"
 
-    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    conn = await asyncpg.connect(
+        intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema}
+    )
     try:
         assert await conn.fetchval("SELECT count(*) FROM reports") == 0
         assert await conn.fetchval("SELECT count(*) FROM reporters") == 0
@@ -152,7 +159,9 @@ async def test_tracking_needs_the_secret_and_shows_status_changes(client: Client
             "due_at": "2026-12-08T17:00:00+07:00",
         },
     )
-    conn = await asyncpg.connect(intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema})
+    conn = await asyncpg.connect(
+        intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema}
+    )
     try:
         async with conn.transaction():
             await apply_status_change(event, conn)

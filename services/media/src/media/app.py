@@ -36,7 +36,9 @@ async def upload(request: web.Request) -> web.Response:
             while chunk := await part.read_chunk(256 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    return json_error(413, "file_too_large", f"Tệp vượt quá dung lượng cho phép ({limit // 1024 // 1024} MB).", "file")
+                    return json_error(
+                        413, "file_too_large", f"Tệp vượt quá dung lượng cho phép ({limit // 1024 // 1024} MB).", "file"
+                    )
                 chunks.append(chunk)
             data = b"".join(chunks)
             break
@@ -47,7 +49,10 @@ async def upload(request: web.Request) -> web.Response:
     media_type = sniff(data[:64])
     if media_type is None:
         return json_error(
-            415, "unsupported_media_type", "Chỉ chấp nhận ảnh (JPEG, PNG, WebP, HEIC), video (MP4, MOV, WebM) và âm thanh.", "file"
+            415,
+            "unsupported_media_type",
+            "Chỉ chấp nhận ảnh (JPEG, PNG, WebP, HEIC), video (MP4, MOV, WebM) và âm thanh.",
+            "file",
         )
     media_id = uuid.uuid4()
     key = f"quarantine/{media_id}"
@@ -76,9 +81,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         media_id = uuid.UUID(request.match_info["media_id"])
     except ValueError:
         return json_error(404, "media_not_found", "Không tìm thấy tệp.")
-    row = await request.app[POOL].fetchrow(
-        "SELECT object_key, content_type FROM media_objects WHERE id = $1", media_id
-    )
+    row = await request.app[POOL].fetchrow("SELECT object_key, content_type FROM media_objects WHERE id = $1", media_id)
     if row is None:
         return json_error(404, "media_not_found", "Không tìm thấy tệp.")
     body = await request.app[STORE].get(row["object_key"])
@@ -100,7 +103,9 @@ def build_app(settings: Settings) -> web.Application:
     app[STORE] = ObjectStore(settings)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        app[POOL] = await create_pool(settings.database_url, settings.db_schema, settings.db_pool_min, settings.db_pool_max)
+        app[POOL] = await create_pool(
+            settings.database_url, settings.db_schema, settings.db_pool_min, settings.db_pool_max
+        )
         yield
         await app[POOL].close()
 

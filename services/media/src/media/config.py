@@ -14,7 +14,7 @@ class Settings(ServiceSettings):
     http_port: int = 8082
     s3_endpoint: str = "127.0.0.1:8333"
     s3_access_key: str = "paht-dev-access"
-    s3_secret_key: str = "paht-dev-secret-key"
+    s3_secret_key: str = "paht-dev-secret-key"  # noqa: S105 - the embedded dev stack's own credential
     s3_bucket: str = "paht-media"
     s3_secure: bool = False
     max_upload_bytes: int = 50 * 1024 * 1024

@@ -30,7 +30,9 @@ def main() -> None:
         mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds)
         notifier = StatusNotifier(settings, mailer)
         asyncio.run(
-            run_consumers(settings, settings.db_schema, [Subscription("notify.agency_email", (REPORT_STATUS_CHANGED,), notifier)])
+            run_consumers(
+                settings, settings.db_schema, [Subscription("notify.agency_email", (REPORT_STATUS_CHANGED,), notifier)]
+            )
         )
     elif kind == "sink":
         asyncio.run(serve(settings.sink_host, settings.sink_port, Path(settings.sink_dir)))

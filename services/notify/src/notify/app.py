@@ -44,7 +44,9 @@ def build_app(settings: Settings) -> web.Application:
     app = new_app()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        app[POOL] = await create_pool(settings.database_url, settings.db_schema, settings.db_pool_min, settings.db_pool_max)
+        app[POOL] = await create_pool(
+            settings.database_url, settings.db_schema, settings.db_pool_min, settings.db_pool_max
+        )
         yield
         await app[POOL].close()
 

@@ -53,10 +53,18 @@ def status_event(status: str) -> Envelope:
         event_type="report.status_changed.v1",
         producer="routing",
         correlation_id="c",
-        data={"report_id": str(uuid.uuid4()), "status": status, "tracking_code": "PA-ABCD2345",
-              "title": "Cống bị nghẹt", "category": "cap-thoat-nuoc", "ward_code": "31507",
-              "agency_code": "CAP-NUOC", "agency_name": "Công ty Cấp nước", "agency_email": "capnuoc@paht.example",
-              "due_at": "2026-12-04T17:00:00+07:00"},
+        data={
+            "report_id": str(uuid.uuid4()),
+            "status": status,
+            "tracking_code": "PA-ABCD2345",
+            "title": "Cống bị nghẹt",
+            "category": "cap-thoat-nuoc",
+            "ward_code": "31507",
+            "agency_code": "CAP-NUOC",
+            "agency_name": "Công ty Cấp nước",
+            "agency_email": "capnuoc@paht.example",
+            "due_at": "2026-12-04T17:00:00+07:00",
+        },
     )
 
 
@@ -92,7 +100,7 @@ async def test_other_statuses_send_nothing(pool: asyncpg.Pool, sink: tuple[int, 
 async def test_smtp_failure_rolls_back_the_delivery(pool: asyncpg.Pool) -> None:
     """If the mail server is down nothing is recorded, so the consumer's retry sends it later."""
     notifier = StatusNotifier(Settings(), SmtpMailer("127.0.0.1", free_port(), 2))
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         await handle_once(pool, "notify.agency_email", status_event("assigned"), "t", notifier)
     assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 0

@@ -21,9 +21,7 @@ async def upsert_agency(conn: asyncpg.Connection, code: str, name: str, email: s
 
 async def replace_rules(conn: asyncpg.Connection, rules: list[tuple[str, str | None, str]]) -> None:
     await conn.execute("DELETE FROM routing_rules")
-    await conn.executemany(
-        "INSERT INTO routing_rules (category, ward_code, agency_code) VALUES ($1, $2, $3)", rules
-    )
+    await conn.executemany("INSERT INTO routing_rules (category, ward_code, agency_code) VALUES ($1, $2, $3)", rules)
 
 
 async def replace_holidays(conn: asyncpg.Connection, days: list[date]) -> None:
@@ -55,7 +53,8 @@ async def find_agency(conn: asyncpg.Connection, code: str) -> asyncpg.Record | N
 async def insert_assignment(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
     """False when the report was already assigned (a replayed event)."""
     inserted = await conn.fetchval(
-        "INSERT INTO assignments (report_id, agency_code, category, ward_code, title, triage, status, assigned_at, due_at) "
+        "INSERT INTO assignments "
+        "(report_id, agency_code, category, ward_code, title, triage, status, assigned_at, due_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (report_id) DO NOTHING RETURNING true",
         row["report_id"],
         row["agency_code"],
@@ -90,4 +89,3 @@ async def find_assignment(conn: asyncpg.Connection, report_id: uuid.UUID) -> asy
         "SELECT report_id, agency_code, status, due_at, assigned_at FROM assignments WHERE report_id = $1", report_id
     )
     return row
-

@@ -30,10 +30,10 @@ async def load_reference(conn: asyncpg.Connection, data: dict[str, Any]) -> None
     async with conn.transaction():
         for agency in data["agencies"]:
             await repository.upsert_agency(conn, agency["code"], agency["name"], agency.get("email"))
-        await repository.replace_rules(
-            conn, [(r["category"], r.get("ward_code"), r["agency"]) for r in data["rules"]]
+        await repository.replace_rules(conn, [(r["category"], r.get("ward_code"), r["agency"]) for r in data["rules"]])
+        await repository.replace_holidays(
+            conn, [d if isinstance(d, date) else date.fromisoformat(d) for d in data["holidays"]]
         )
-        await repository.replace_holidays(conn, [d if isinstance(d, date) else date.fromisoformat(d) for d in data["holidays"]])
 
 
 class ReportRouter:
@@ -82,7 +82,13 @@ class ReportRouter:
         log.info("report_assigned", report_id=str(report_id), agency=agency["code"], triage=triage)
 
     async def _publish(
-        self, conn: asyncpg.Connection, cause: Envelope, agency: asyncpg.Record, now: datetime, due_at: datetime, triage: bool
+        self,
+        conn: asyncpg.Connection,
+        cause: Envelope,
+        agency: asyncpg.Record,
+        now: datetime,
+        due_at: datetime,
+        triage: bool,
     ) -> None:
         data = cause.data
         key = data["report_id"]

@@ -33,8 +33,13 @@ def submitted(category: str) -> Envelope:
         event_type="report.submitted.v1",
         producer="intake",
         correlation_id="corr-1",
-        data={"report_id": str(uuid.uuid4()), "tracking_code": "PA-TEST2345", "category": category,
-              "ward_code": "31507", "title": "Đèn đường hỏng"},
+        data={
+            "report_id": str(uuid.uuid4()),
+            "tracking_code": "PA-TEST2345",
+            "category": category,
+            "ward_code": "31507",
+            "title": "Đèn đường hỏng",
+        },
     )
 
 

@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 
 import yaml
-from vietnam_provinces import Ward
+from vietnam_provinces import ProvinceCode, Ward
 
 
 @dataclass(frozen=True)
@@ -30,4 +30,4 @@ def category(code: str) -> Category | None:
 @cache
 def wards(province_code: int) -> dict[str, str]:
     """Ward/commune code -> name for one province (current two-level structure, no districts)."""
-    return {str(int(w.code)).zfill(5): w.name for w in Ward.iter_by_province(province_code)}
+    return {str(int(w.code)).zfill(5): w.name for w in Ward.iter_by_province(ProvinceCode(province_code))}

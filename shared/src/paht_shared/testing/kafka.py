@@ -15,7 +15,7 @@ async def read_all(bootstrap: str, topic: str, timeout: float = 20.0) -> list[Co
     try:
         partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - metadata of a topic just created
+            await consumer._client.force_metadata_update()
             partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
