@@ -33,13 +33,33 @@ def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+# Failures of a dependency rather than of the message: retried (with backoff, without limit) instead of
+# dead-lettered, so a mail server or database outage does not empty a topic into its DLQ.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # network errors, refused connections; smtplib.SMTPException is one too
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+MAX_OUTAGE_BACKOFF_SECONDS = 30.0
+
+
+def is_dependency_failure(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
 @dataclass(frozen=True)
 class Subscription:
-    """`handler` is the inbox name: renaming it would make old events look new."""
+    """`name` is the inbox and consumer-group name: renaming it would make old events look new."""
 
     name: str
     topics: tuple[str, ...]
     handle: Handler
+    is_transient: Callable[[BaseException], bool] = is_dependency_failure
 
 
 async def handle_once(pool: asyncpg.Pool, handler_name: str, event: Envelope, topic: str, handle: Handler) -> bool:
@@ -95,9 +115,8 @@ class ConsumerRunner:
                 for tp, records in batches.items():
                     last: int | None = None
                     for record in records:
-                        if self._stopping.is_set():
+                        if self._stopping.is_set() or not await self._process(record):
                             break
-                        await self._process(record)
                         last = record.offset
                     if last is not None:
                         # Only after every record up to `last` committed its transaction: a crash
@@ -110,32 +129,50 @@ class ConsumerRunner:
                 await dlq.stop()
             log.info("consumer_stopped", handler=self._sub.name)
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Handle one record; False only when stopping interrupted it (its offset must not be committed)."""
         try:
             event = Envelope.from_bytes(record.value or b"")
         except ValueError as exc:
             await self._dead_letter(record, f"unparseable envelope: {type(exc).__name__}")
             HANDLED.labels(self._sub.name, "dead_letter").inc()
-            return
+            return True
         bound = structlog.contextvars.bound_contextvars(
             correlation_id=event.correlation_id, event_id=str(event.event_id), event_type=event.event_type
         )
         with bound:
-            for attempt in range(1, self._max_attempts + 1):
+            attempt = 0  # failures caused by the message itself
+            outage = 0  # failures of what the handler depends on (database, mail server): not the message's fault
+            while True:
                 try:
                     done = await handle_once(self._pool, self._sub.name, event, record.topic, self._sub.handle)
-                except Exception as exc:  # noqa: BLE001 - every failure counts as an attempt
+                except Exception as exc:  # noqa: BLE001 - classified below
+                    if self._sub.is_transient(exc):
+                        outage += 1
+                        delay = min(MAX_OUTAGE_BACKOFF_SECONDS, self._backoff * 2**outage)
+                        log.warning(
+                            "handler_dependency_down", handler=self._sub.name, error=type(exc).__name__, retry_in=delay
+                        )
+                        if await self._stopped_within(delay):
+                            return False
+                        continue
+                    attempt += 1
                     log.warning("handler_failed", handler=self._sub.name, attempt=attempt, error=type(exc).__name__)
-                    if attempt == self._max_attempts:
+                    if attempt >= self._max_attempts:
                         await self._dead_letter(record, _describe(exc))
                         HANDLED.labels(self._sub.name, "dead_letter").inc()
-                        return
+                        return True
                     await asyncio.sleep(self._backoff * attempt)
                     continue
                 HANDLED.labels(self._sub.name, "handled" if done else "duplicate").inc()
                 if not done:
                     log.info("duplicate_event_skipped", handler=self._sub.name)
-                return
+                return True
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        return self._stopping.is_set()
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
         if self._dlq is None:

@@ -71,3 +71,48 @@ async def test_poison_messages_are_dead_lettered_and_later_messages_processed(
     assert by_offset[1]["dlq.error"].startswith(b"ZeroDivisionError")
     assert {r.value for r in dead} == {b"{not json", bad.to_bytes()}
     assert sorted(r["n"] for r in await db_pool.fetch("SELECT n FROM effects")) == [0, 1, 2]
+
+
+async def test_dependency_outage_is_retried_not_dead_lettered(
+    db_pool: asyncpg.Pool, kafka_bootstrap: str, new_topic: Callable[..., Awaitable[str]]
+) -> None:
+    """A handler whose mail server or database is down keeps the record until it works; nothing in the DLQ."""
+    topic = await new_topic(partitions=1)
+    await db_pool.execute("CREATE TABLE effects (n int NOT NULL)")
+    outages = {"left": 4}
+
+    async def handle(ev: Envelope, conn: asyncpg.Connection) -> None:
+        if outages["left"]:
+            outages["left"] -= 1
+            raise ConnectionRefusedError("mail server down")
+        await conn.execute("INSERT INTO effects (n) VALUES ($1)", ev.data["n"])
+
+    producer = make_producer(kafka_bootstrap, "outage-test")
+    await producer.start()
+    try:
+        for n in range(2):
+            ev = Envelope(event_type="t", producer="p", correlation_id="c", data={"n": n})
+            await producer.send_and_wait(topic, ev.to_bytes(), key=b"r")
+    finally:
+        await producer.stop()
+    runner = ConsumerRunner(
+        db_pool,
+        Subscription("test.outage", (topic,), handle),
+        kafka_bootstrap,
+        f"g-{uuid.uuid4()}",
+        "outage",
+        max_attempts=1,  # a single message failure would dead-letter at once: outages must not count
+        retry_backoff_seconds=0.01,
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+
+        async def both_handled() -> bool:
+            return bool(await db_pool.fetchval("SELECT count(*) FROM effects") == 2)
+
+        await wait_until(both_handled, 30)
+    finally:
+        runner.stop()
+        await task
+    assert outages["left"] == 0
+    assert await read_all(kafka_bootstrap, dlq_topic(topic)) == []
