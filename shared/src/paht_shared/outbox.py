@@ -110,15 +110,17 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            futures = []
-            for row in rows:
-                headers = [(k, str(v).encode()) for k, v in row["headers"].items()]
-                futures.append(
-                    await producer.send(
-                        row["topic"], value=bytes(row["payload"]), key=row["key"].encode(), headers=headers
+            # One deadline for the whole batch: with the broker gone, even send() can wait on metadata.
+            async with asyncio.timeout(self._send_timeout):
+                futures = []
+                for row in rows:
+                    headers = [(k, str(v).encode()) for k, v in row["headers"].items()]
+                    futures.append(
+                        await producer.send(
+                            row["topic"], value=bytes(row["payload"]), key=row["key"].encode(), headers=headers
+                        )
                     )
-                )
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._send_timeout)
+                await asyncio.gather(*futures)
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
             )
@@ -132,7 +134,12 @@ class OutboxRelay:
             producer = make_producer(
                 self._bootstrap, self._client_id, request_timeout_ms=int(self._send_timeout * 1000)
             )
-            await asyncio.wait_for(producer.start(), timeout=self._send_timeout)
+            try:
+                await asyncio.wait_for(producer.start(), timeout=self._send_timeout)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(producer.stop(), timeout=5)
+                raise
             self._producer = producer
         return self._producer
 
