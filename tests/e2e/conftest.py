@@ -21,13 +21,22 @@ def ready(port: int) -> bool:
         return False
 
 
+def devstack(*args: str) -> None:
+    subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "deploy/devstack.py", *args], cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+    )
+
+
 @pytest.fixture(scope="session")
 def platform(stack: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Starts the services with `make run` unless they already run; stops only what it started."""
+    """`make run`, after stopping service processes left from an earlier run (they may run older code).
+
+    Leaves the platform running if it was running before the tests; otherwise stops what it started.
+    """
     ports = stack["http_ports"]
-    already = all(ready(p) for p in ports.values())
-    if not already:
-        subprocess.run(["make", "run"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    was_running = all(ready(p) for p in ports.values())
+    devstack("services-down")
+    subprocess.run(["make", "run"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     yield stack
-    if not already:
-        subprocess.run([str(ROOT / ".venv/bin/python"), "deploy/devstack.py", "services-down"], cwd=ROOT, check=True)
+    if not was_running:
+        devstack("services-down")
