@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import asyncpg
 import structlog
@@ -20,6 +21,7 @@ from paht_shared.kafka import make_producer
 log = structlog.get_logger("paht.outbox")
 
 PUBLISHED = Counter("paht_outbox_published_total", "Outbox rows published to Kafka", ["topic"])
+PURGE_INTERVAL_SECONDS = 600.0
 PRODUCER_RESETS = Counter("paht_outbox_producer_resets_total", "Producers recreated after a send failure")
 
 
@@ -44,6 +46,21 @@ async def add(conn: asyncpg.Connection, topic: str, event: Envelope, key: str) -
     await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
 
 
+async def purge_old_rows(conn: asyncpg.Connection, outbox_days: int, inbox_days: int) -> tuple[int, int]:
+    """Delete published outbox rows and inbox rows past retention; returns (outbox, inbox) rows deleted.
+
+    The inbox must outlive the broker's retention (7 days here): an event older than its inbox row can no
+    longer be redelivered, so forgetting it is safe.
+    """
+    purged_outbox = await conn.execute(
+        "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)", outbox_days
+    )
+    purged_inbox = await conn.execute(
+        "DELETE FROM inbox WHERE processed_at < now() - make_interval(days => $1)", inbox_days
+    )
+    return int(purged_outbox.split()[-1]), int(purged_inbox.split()[-1])
+
+
 class OutboxRelay:
     """Publishes pending outbox rows of one schema; several relays may run at once (SKIP LOCKED).
 
@@ -60,6 +77,8 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 1.0,
         send_timeout_seconds: float = 30.0,
+        outbox_retention_days: int = 7,
+        inbox_retention_days: int = 14,
     ) -> None:
         self._pool = pool
         self._schema = schema
@@ -68,6 +87,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._send_timeout = send_timeout_seconds
+        self._retention = (outbox_retention_days, inbox_retention_days)
+        self._next_purge = 0.0
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -78,6 +99,7 @@ class OutboxRelay:
         log.info("outbox_relay_started", schema=self._schema, batch_size=self._batch_size)
         try:
             while not self._stopping.is_set():
+                await self._purge_if_due()
                 try:
                     published = await self.publish_batch()
                 except Exception as exc:  # noqa: BLE001 - any failure: keep rows pending, retry with a new producer
@@ -150,6 +172,20 @@ class OutboxRelay:
             PRODUCER_RESETS.inc()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), timeout=5)
+
+    async def _purge_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL_SECONDS
+        try:
+            async with self._pool.acquire() as conn:
+                outbox_rows, inbox_rows = await purge_old_rows(conn, *self._retention)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("outbox_purge_failed", error=type(exc).__name__)
+            return
+        if outbox_rows or inbox_rows:
+            log.info("outbox_purged", outbox_rows=outbox_rows, inbox_rows=inbox_rows)
 
     def _on_notify(self, *_args: object) -> None:
         self._wake.set()

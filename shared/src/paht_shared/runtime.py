@@ -55,6 +55,8 @@ async def run_relay(settings: ServiceSettings, schema: str) -> None:
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
             send_timeout_seconds=settings.kafka_send_timeout_seconds,
+            outbox_retention_days=settings.outbox_retention_days,
+            inbox_retention_days=settings.inbox_retention_days,
         )
         await run_until_signalled([relay])
     finally:

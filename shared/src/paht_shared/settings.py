@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     kafka_send_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Published outbox rows are kept for inspection; inbox rows must outlive Kafka's retention (7 days).
+    outbox_retention_days: int = Field(default=7, ge=1)
+    inbox_retention_days: int = Field(default=14, ge=8)
     # consumers
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.5, ge=0)

@@ -127,3 +127,25 @@ async def _count(pool: asyncpg.Pool, sql: str) -> bool:
 
 async def _equals(pool: asyncpg.Pool, sql: str, expected: int) -> bool:
     return bool(await pool.fetchval(sql) == expected)
+
+
+async def test_purge_removes_only_rows_past_retention(db_pool: asyncpg.Pool) -> None:
+    """Old published outbox rows and old inbox rows go; pending and recent rows stay."""
+    async with db_pool.acquire() as conn, conn.transaction():
+        for n in range(4):
+            await outbox.add(conn, "t", event(n), key="k")
+    await db_pool.execute(
+        "UPDATE outbox SET published_at = now() - interval '10 days' "
+        "WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 2)"
+    )
+    await db_pool.execute(
+        "UPDATE outbox SET created_at = now() - interval '30 days' WHERE published_at IS NULL"
+    )  # old but never published: must survive
+    await db_pool.execute(
+        "INSERT INTO inbox (handler, event_id, topic, processed_at) VALUES "
+        "('h', gen_random_uuid(), 't', now() - interval '20 days'), ('h', gen_random_uuid(), 't', now())"
+    )
+    async with db_pool.acquire() as conn:
+        assert await outbox.purge_old_rows(conn, outbox_days=7, inbox_days=14) == (2, 1)
+    assert await db_pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 2
+    assert await db_pool.fetchval("SELECT count(*) FROM inbox") == 1
