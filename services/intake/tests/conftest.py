@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from intake.app import build_app
@@ -30,6 +31,6 @@ def intake_settings(admin_dsn: str, intake_schema: str) -> Settings:
 
 
 @pytest.fixture
-async def client(intake_settings: Settings) -> AsyncIterator[TestClient[object, object]]:
+async def client(intake_settings: Settings) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     async with TestClient(TestServer(build_app(intake_settings))) as test_client:
         yield test_client

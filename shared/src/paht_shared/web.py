@@ -20,6 +20,7 @@ READINESS_CHECKS: web.AppKey[dict[str, ReadinessCheck]] = web.AppKey("readiness_
 REQUESTS = Counter("paht_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram("paht_http_request_seconds", "HTTP request latency", ["route", "method"])
 
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes would drown the log
 CORRELATION_HEADER = "X-Correlation-Id"
 CORRELATION_ID: web.RequestKey[str] = web.RequestKey("correlation_id", str)
 
@@ -60,8 +61,18 @@ async def observability_middleware(
             log.exception("request_failed", route=route, method=request.method)
             response = json_error(500, "internal_error", "Hệ thống đang gặp sự cố, vui lòng thử lại sau.")
         finally:
-            LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            LATENCY.labels(route, request.method).observe(elapsed)
             REQUESTS.labels(route, request.method, str(status)).inc()
+            if route not in QUIET_ROUTES:
+                # the route pattern, never the path or query string: those can carry identifiers
+                log.info(
+                    "http_request",
+                    method=request.method,
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
+                )
     response.headers[CORRELATION_HEADER] = correlation_id
     return response
 

@@ -7,7 +7,7 @@ import email
 import mailbox
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -39,7 +39,7 @@ async def pool(admin_dsn: str, service_schema: Callable[[Path], Awaitable[str]])
 
 
 @pytest.fixture
-def sink(tmp_path: Path) -> tuple[int, Path]:
+def sink(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     port = free_port()
     folder = tmp_path / "mail"
     controller = Controller(MaildirRecorder(folder), hostname="127.0.0.1", port=port)

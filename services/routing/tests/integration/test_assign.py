@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 @pytest.fixture
-async def pool(admin_dsn: str, service_schema: Callable[[Path], Awaitable[str]]) -> asyncpg.Pool:
+async def pool(admin_dsn: str, service_schema: Callable[[Path], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
     schema = await service_schema(MIGRATIONS)
     pool = await create_pool(admin_dsn, schema)
     async with pool.acquire() as conn:
