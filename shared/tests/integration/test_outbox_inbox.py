@@ -149,3 +149,37 @@ async def test_purge_removes_only_rows_past_retention(db_pool: asyncpg.Pool) -> 
         assert await outbox.purge_old_rows(conn, outbox_days=7, inbox_days=14) == (2, 1)
     assert await db_pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 2
     assert await db_pool.fetchval("SELECT count(*) FROM inbox") == 1
+
+
+async def test_concurrent_relays_share_the_work_and_keep_each_keys_order(
+    db_pool: asyncpg.Pool, test_schema: str, kafka_bootstrap: str, new_topic: Callable[..., Awaitable[str]]
+) -> None:
+    """Three relays at once: every event published once, and per key in the order it was written."""
+    topic = await new_topic(partitions=3)
+    keys = [f"report-{k}" for k in range(24)]
+    for round_ in range(10):
+        async with db_pool.acquire() as conn, conn.transaction():
+            for key in keys:
+                ev = Envelope(event_type="t", producer="p", correlation_id="c", data={"key": key, "seq": round_})
+                await outbox.add(conn, topic, ev, key=key)
+    relays = [OutboxRelay(db_pool, test_schema, kafka_bootstrap, f"r{i}", batch_size=20) for i in range(3)]
+
+    async def drain(relay: OutboxRelay) -> int:
+        total = 0
+        while await db_pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+            total += await relay.publish_batch()
+            await asyncio.sleep(0)
+        await relay._reset_producer()  # close the producer the batches opened
+        return total
+
+    counts = await asyncio.gather(*(drain(r) for r in relays))
+    assert sum(counts) == 240
+    assert sorted(counts)[-2] > 0, f"the work was not shared: {counts}"
+    assert await db_pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    records = await read_all(kafka_bootstrap, topic)
+    assert len(records) == 240
+    by_key: dict[str, list[int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        data = Envelope.from_bytes(record.value).data
+        by_key.setdefault(data["key"], []).append(data["seq"])
+    assert all(seqs == list(range(10)) for seqs in by_key.values())
