@@ -1,7 +1,9 @@
-"""python -m paht_shared relay --dsn DSN --schema SCHEMA --bootstrap HOST:PORT
+"""Operator commands:
 
-Runs an outbox relay for any schema: used by the kill-and-restart tests, and handy for draining an
-outbox by hand during an incident.
+python -m paht_shared relay --dsn DSN --schema SCHEMA --bootstrap HOST:PORT
+    an outbox relay for any schema (the kill-and-restart tests use it; handy to drain an outbox by hand)
+python -m paht_shared replay-dlq --bootstrap HOST:PORT --topic TOPIC
+    send the dead letters of TOPIC back to it, once the cause is fixed
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 
 from paht_shared.db import create_pool
+from paht_shared.dlq import replay_dead_letters
 from paht_shared.logging import configure_logging
 from paht_shared.outbox import OutboxRelay
 from paht_shared.runtime import run_until_signalled
@@ -32,17 +35,32 @@ async def relay(args: argparse.Namespace) -> None:
         await pool.close()
 
 
+async def replay(args: argparse.Namespace) -> None:
+    count = await replay_dead_letters(args.bootstrap, args.topic)
+    print(f"replayed {count} dead letter(s) to {args.topic}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m paht_shared")
-    parser.add_argument("command", choices=["relay"])
-    parser.add_argument("--dsn", required=True)
-    parser.add_argument("--schema", required=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m paht_shared", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["relay", "replay-dlq"])
     parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--dsn")
+    parser.add_argument("--schema")
+    parser.add_argument("--topic")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--send-timeout", type=float, default=30.0)
     args = parser.parse_args()
-    configure_logging("paht-relay")
-    asyncio.run(relay(args))
+    configure_logging(f"paht-{args.command}")
+    if args.command == "relay":
+        if not (args.dsn and args.schema):
+            parser.error("relay needs --dsn and --schema")
+        asyncio.run(relay(args))
+    else:
+        if not args.topic:
+            parser.error("replay-dlq needs --topic")
+        asyncio.run(replay(args))
 
 
 if __name__ == "__main__":

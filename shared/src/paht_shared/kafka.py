@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -54,3 +54,16 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int, repli
         return missing
     finally:
         await admin.close()
+
+
+async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The partitions of one topic, from the broker (a consumer without a group has no metadata for it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="paht-describe")
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"]:
+        raise LookupError(f"topic {topic} not found (error {described['error_code']})")
+    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from paht_shared.consumer import ConsumerRunner, Subscription, dlq_topic
+from paht_shared.dlq import replay_dead_letters
 from paht_shared.envelope import Envelope
 from paht_shared.kafka import make_producer
 from paht_shared.testing.kafka import read_all, wait_until
@@ -116,3 +117,54 @@ async def test_dependency_outage_is_retried_not_dead_lettered(
         await task
     assert outages["left"] == 0
     assert await read_all(kafka_bootstrap, dlq_topic(topic)) == []
+
+
+async def test_dead_letters_replayed_after_a_fix_are_handled_once(
+    db_pool: asyncpg.Pool, kafka_bootstrap: str, new_topic: Callable[..., Awaitable[str]]
+) -> None:
+    """A bug dead-letters an event; after the fix, the replay delivers it; replaying again sends nothing."""
+    topic = await new_topic(partitions=2)
+    await db_pool.execute("CREATE TABLE effects (n int NOT NULL)")
+    fixed = {"yet": False}
+
+    async def handle(ev: Envelope, conn: asyncpg.Connection) -> None:
+        if not fixed["yet"]:
+            raise KeyError("a bug in the handler")
+        await conn.execute("INSERT INTO effects (n) VALUES ($1)", ev.data["n"])
+
+    producer = make_producer(kafka_bootstrap, "replay-test")
+    await producer.start()
+    try:
+        for n in range(3):
+            ev = Envelope(event_type="t", producer="p", correlation_id="c", data={"n": n})
+            await producer.send_and_wait(topic, ev.to_bytes(), key=f"r{n}".encode())
+    finally:
+        await producer.stop()
+    runner = ConsumerRunner(
+        db_pool,
+        Subscription("test.replay", (topic,), handle),
+        kafka_bootstrap,
+        f"g-{uuid.uuid4()}",
+        "replay",
+        max_attempts=1,
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+
+        async def three_dead() -> bool:
+            return len(await read_all(kafka_bootstrap, dlq_topic(topic))) == 3
+
+        await wait_until(three_dead, 30)
+        fixed["yet"] = True
+        group = f"replay-{uuid.uuid4()}"
+        assert await replay_dead_letters(kafka_bootstrap, topic, group) == 3
+
+        async def three_effects() -> bool:
+            return bool(await db_pool.fetchval("SELECT count(*) FROM effects") == 3)
+
+        await wait_until(three_effects, 30)
+        assert await replay_dead_letters(kafka_bootstrap, topic, group) == 0  # already replayed
+    finally:
+        runner.stop()
+        await task
+    assert sorted(r["n"] for r in await db_pool.fetch("SELECT n FROM effects")) == [0, 1, 2]

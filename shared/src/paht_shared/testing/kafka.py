@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from paht_shared.kafka import topic_partitions
 
 
 async def read_all(bootstrap: str, topic: str, timeout: float = 20.0) -> list[ConsumerRecord[bytes, bytes]]:
@@ -13,10 +15,7 @@ async def read_all(bootstrap: str, topic: str, timeout: float = 20.0) -> list[Co
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+        partitions = await topic_partitions(bootstrap, topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
