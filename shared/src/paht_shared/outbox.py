@@ -15,7 +15,7 @@ import zlib
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from paht_shared.envelope import Envelope
 from paht_shared.kafka import make_producer
@@ -23,6 +23,8 @@ from paht_shared.kafka import make_producer
 log = structlog.get_logger("paht.outbox")
 
 PUBLISHED = Counter("paht_outbox_published_total", "Outbox rows published to Kafka", ["topic"])
+OUTBOX_PENDING = Gauge("paht_outbox_pending", "Outbox rows not yet published", ["schema"])
+OUTBOX_OLDEST = Gauge("paht_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row", ["schema"])
 PURGE_INTERVAL_SECONDS = 600.0
 # How many relays can publish one schema's outbox at once (each holds some of the buckets).
 BUCKETS = 16
@@ -66,6 +68,16 @@ async def purge_old_rows(conn: asyncpg.Connection, outbox_days: int, inbox_days:
         "DELETE FROM inbox WHERE processed_at < now() - make_interval(days => $1)", inbox_days
     )
     return int(purged_outbox.split()[-1]), int(purged_inbox.split()[-1])
+
+
+async def observe_backlog(pool: asyncpg.Pool, schema: str) -> None:
+    """Set the backlog gauges: a growing or ageing backlog means the relays are down or Kafka is."""
+    row = await pool.fetchrow(
+        "SELECT count(*) AS pending, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS oldest "
+        "FROM outbox WHERE published_at IS NULL"
+    )
+    OUTBOX_PENDING.labels(schema).set(row["pending"])
+    OUTBOX_OLDEST.labels(schema).set(float(row["oldest"]))
 
 
 class OutboxRelay:

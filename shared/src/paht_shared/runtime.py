@@ -13,9 +13,9 @@ from aiohttp import web
 
 from paht_shared.consumer import ConsumerRunner, Subscription
 from paht_shared.db import create_pool
-from paht_shared.outbox import OutboxRelay
+from paht_shared.outbox import OutboxRelay, observe_backlog
 from paht_shared.settings import ServiceSettings
-from paht_shared.web import ReadinessCheck
+from paht_shared.web import METRICS_REFRESHERS, ReadinessCheck
 
 log = structlog.get_logger("paht.runtime")
 
@@ -105,3 +105,12 @@ def kafka_ready(bootstrap: str) -> ReadinessCheck:
         await writer.wait_closed()
 
     return check
+
+
+def watch_outbox(app: web.Application, pool_getter: Callable[[], asyncpg.Pool], schema: str) -> None:
+    """Expose the service's outbox backlog on its /metrics."""
+
+    async def refresh() -> None:
+        await observe_backlog(pool_getter(), schema)
+
+    app[METRICS_REFRESHERS].append(refresh)

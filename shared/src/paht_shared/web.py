@@ -16,6 +16,9 @@ log = structlog.get_logger("paht.web")
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 READINESS_CHECKS: web.AppKey[dict[str, ReadinessCheck]] = web.AppKey("readiness_checks", dict)
+# Gauges read from the database when Prometheus scrapes (outbox backlog), not kept up to date in between.
+MetricsRefresher = Callable[[], Awaitable[None]]
+METRICS_REFRESHERS: web.AppKey[list[MetricsRefresher]] = web.AppKey("metrics_refreshers", list)
 
 REQUESTS = Counter("paht_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram("paht_http_request_seconds", "HTTP request latency", ["route", "method"])
@@ -111,7 +114,12 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-async def metrics(_request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.Response:
+    for refresh in request.app[METRICS_REFRESHERS]:
+        try:
+            await asyncio.wait_for(refresh(), timeout=3)
+        except Exception as exc:  # noqa: BLE001 - a scrape still returns what it can
+            log.warning("metrics_refresh_failed", error=type(exc).__name__)
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -119,6 +127,7 @@ def new_app(client_max_size: int = 1024**2) -> web.Application:
     """An application with the shared middleware and operational routes; services add theirs."""
     app = web.Application(middlewares=[observability_middleware], client_max_size=client_max_size)
     app[READINESS_CHECKS] = {}
+    app[METRICS_REFRESHERS] = []
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -13,7 +13,7 @@ from intake.config import Settings
 from intake.service import PersonalDataVault
 from paht_shared.crypto import FieldCipher, Keyring
 from paht_shared.db import create_pool
-from paht_shared.runtime import kafka_ready, postgres_ready
+from paht_shared.runtime import kafka_ready, postgres_ready, watch_outbox
 from paht_shared.web import READINESS_CHECKS, new_app
 
 
@@ -35,6 +35,7 @@ def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(database)
     app[READINESS_CHECKS]["postgres"] = postgres_ready(lambda: app[POOL])
+    watch_outbox(app, lambda: app[POOL], settings.db_schema)
     app[READINESS_CHECKS]["kafka"] = kafka_ready(settings.kafka_bootstrap)
     app.router.add_get("/api/v1/categories", handlers.list_categories)
     app.router.add_get("/api/v1/wards", handlers.list_wards)

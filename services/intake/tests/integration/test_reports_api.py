@@ -175,11 +175,14 @@ async def test_tracking_needs_the_secret_and_shows_status_changes(client: Client
     assert pii.find_leaks(str(shown)) == []
 
 
-async def test_health_endpoints(client: Client) -> None:
+async def test_health_endpoints(client: Client, intake_settings: Settings) -> None:
     """healthz is up, readyz checks PostgreSQL and Kafka, metrics speaks Prometheus."""
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200, await ready.text()
     assert (await ready.json())["checks"] == {"postgres": "ok", "kafka": "ok"}
+    await submit(client)
     metrics = await (await client.get("/metrics")).text()
     assert "paht_http_requests_total" in metrics
+    # the report's event is still in the outbox: no relay runs in this test
+    assert f'paht_outbox_pending{{schema="{intake_settings.db_schema}"}} 1.0' in metrics

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from notify.config import Settings
 from paht_shared.db import create_pool
-from paht_shared.runtime import kafka_ready, postgres_ready
+from paht_shared.runtime import kafka_ready, postgres_ready, watch_outbox
 from paht_shared.web import READINESS_CHECKS, json_error, new_app
 
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
@@ -52,6 +52,7 @@ def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(database)
     app[READINESS_CHECKS]["postgres"] = postgres_ready(lambda: app[POOL])
+    watch_outbox(app, lambda: app[POOL], settings.db_schema)
     app[READINESS_CHECKS]["kafka"] = kafka_ready(settings.kafka_bootstrap)
     app.router.add_get("/api/v1/deliveries", list_deliveries)
     return app

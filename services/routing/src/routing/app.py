@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from paht_shared.db import create_pool
-from paht_shared.runtime import kafka_ready, postgres_ready
+from paht_shared.runtime import kafka_ready, postgres_ready, watch_outbox
 from paht_shared.web import READINESS_CHECKS, json_error, new_app
 from routing import repository
 from routing.config import Settings
@@ -61,6 +61,7 @@ def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(database)
     app[READINESS_CHECKS]["postgres"] = postgres_ready(lambda: app[POOL])
+    watch_outbox(app, lambda: app[POOL], settings.db_schema)
     app[READINESS_CHECKS]["kafka"] = kafka_ready(settings.kafka_bootstrap)
     app.router.add_get("/api/v1/agencies", list_agencies)
     app.router.add_get("/api/v1/agencies/{code}/assignments", agency_assignments)
