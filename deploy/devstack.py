@@ -50,6 +50,7 @@ PG_ADMIN_PASSWORD = env("PAHT_PG_ADMIN_PASSWORD", "paht-admin-dev")
 KAFKA_PORT = int(env("PAHT_KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(env("PAHT_KAFKA_CONTROLLER_PORT", "9093"))
 KAFKA_PARTITIONS = int(env("PAHT_KAFKA_PARTITIONS", "6"))
+KAFKA_REPLICATION = int(env("PAHT_KAFKA_REPLICATION", "1"))  # 3 on a production cluster
 KAFKA_CLUSTER_ID = "5L6g3nShT-eMCtK--X86sw"
 S3_PORT = int(env("PAHT_S3_PORT", "8333"))
 S3_ACCESS_KEY = env("PAHT_S3_ACCESS_KEY", "paht-dev-access")
@@ -575,7 +576,7 @@ async def bootstrap_topics() -> None:
 
     base = [*TOPICS, *agency_topics()]
     names = [*base, *(f"{t}.dlq" for t in base)]
-    created = await ensure_topics(kafka_bootstrap(), names, KAFKA_PARTITIONS)
+    created = await ensure_topics(kafka_bootstrap(), names, KAFKA_PARTITIONS, KAFKA_REPLICATION)
     say(f"Kafka: {len(names)} topics present, {len(created)} created ({KAFKA_PARTITIONS} partitions each)")
 
 
