@@ -618,6 +618,7 @@ def infra() -> None:
                 "s3_bucket": S3_BUCKET,
                 "services": {s: service_env(s) for s in SERVICES},
                 "http_ports": HTTP_PORTS,
+                "worker_ports": worker_ports(),
                 "mail_dir": str(INFRA / "mail"),
             },
             indent=2,
@@ -627,6 +628,15 @@ def infra() -> None:
 
 
 # ---------------------------------------------------------------- service processes
+
+
+WORKER_PORT_BASE = int(env("PAHT_WORKER_PORT_BASE", "9201"))
+
+
+def worker_ports() -> dict[str, int]:
+    """Relay and consumer processes serve /healthz, /readyz, /metrics on 9201, 9202, ... in this order."""
+    workers = [name for name, _, kind in process_names() if kind in ("relay", "consume")]
+    return {name: WORKER_PORT_BASE + i for i, name in enumerate(workers)}
 
 
 def process_names() -> Iterator[tuple[str, str, str]]:
@@ -642,7 +652,11 @@ def services_up() -> None:
             continue
         if kind == "api":
             require_free(HTTP_PORTS[service], f"{service} HTTP", f"PAHT_{service.upper()}_PORT")
-        spawn(name, [sys.executable, "-m", service, kind], service_env(service))
+        process_env = service_env(service)
+        if name in worker_ports():
+            require_free(worker_ports()[name], f"{name} HTTP", "PAHT_WORKER_PORT_BASE")
+            process_env[f"{service.upper()}_WORKER_HTTP_PORT"] = str(worker_ports()[name])
+        spawn(name, [sys.executable, "-m", service, kind], process_env)
         started.append(name)
     say(f"started {', '.join(started) if started else 'nothing (all running)'}")
     for service, port in HTTP_PORTS.items():
@@ -651,6 +665,8 @@ def services_up() -> None:
     print("\nPAHT is running:")
     for service, port in HTTP_PORTS.items():
         print(f"  {service:<8} http://127.0.0.1:{port}   (/healthz /readyz /metrics)")
+    workers = ", ".join(f"{name} {port}" for name, port in worker_ports().items())
+    print(f"  workers  (/healthz /readyz /metrics) {workers}")
     print(f"  kafka    {kafka_bootstrap()}")
     print(f"  s3       http://{s3_endpoint()}  bucket {S3_BUCKET}")
     print(f"  postgres {urlsplit(admin_dsn()).hostname}:{urlsplit(admin_dsn()).port}/{PG_DB}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class ConsumerRunner:
         self._max_attempts = max_attempts
         self._backoff = retry_backoff_seconds
         self._stopping = asyncio.Event()
+        self.last_progress = time.monotonic()
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaProducer | None = None
 
@@ -111,6 +113,7 @@ class ConsumerRunner:
         log.info("consumer_started", handler=self._sub.name, topics=list(self._sub.topics), group=self._group_id)
         try:
             while not self._stopping.is_set():
+                self.last_progress = time.monotonic()
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 for tp, records in batches.items():
                     last: int | None = None
@@ -148,6 +151,7 @@ class ConsumerRunner:
                     done = await handle_once(self._pool, self._sub.name, event, record.topic, self._sub.handle)
                 except Exception as exc:  # noqa: BLE001 - classified below
                     if self._sub.is_transient(exc):
+                        self.last_progress = time.monotonic()  # alive and waiting on purpose
                         outage += 1
                         delay = min(MAX_OUTAGE_BACKOFF_SECONDS, self._backoff * 2**outage)
                         log.warning(

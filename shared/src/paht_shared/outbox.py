@@ -115,6 +115,7 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.last_progress = time.monotonic()
 
     async def run(self) -> None:
         listener = await self._pool.acquire()
@@ -122,6 +123,7 @@ class OutboxRelay:
         log.info("outbox_relay_started", schema=self._schema, batch_size=self._batch_size)
         try:
             while not self._stopping.is_set():
+                self.last_progress = time.monotonic()
                 await self._purge_if_due()
                 try:
                     published = await self.publish_batch()

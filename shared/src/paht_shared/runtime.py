@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -15,19 +16,47 @@ from paht_shared.consumer import ConsumerRunner, Subscription
 from paht_shared.db import create_pool
 from paht_shared.outbox import OutboxRelay, observe_backlog
 from paht_shared.settings import ServiceSettings
-from paht_shared.web import METRICS_REFRESHERS, ReadinessCheck
+from paht_shared.web import METRICS_REFRESHERS, READINESS_CHECKS, ReadinessCheck, new_app
 
 log = structlog.get_logger("paht.runtime")
 
 
 class Stoppable(Protocol):
+    last_progress: float  # time.monotonic() of the worker's last loop turn
+
     def stop(self) -> None: ...
 
     async def run(self) -> None: ...
 
 
-async def run_until_signalled(workers: list[Stoppable]) -> None:
+STALL_SECONDS = 120.0  # a relay or consumer loop turns at least every few seconds, even when idle or waiting
+
+
+def workers_progressing(workers: list[Stoppable]) -> ReadinessCheck:
+    async def check() -> None:
+        stalled = [w for w in workers if time.monotonic() - w.last_progress > STALL_SECONDS]
+        if stalled:
+            raise TimeoutError(f"{len(stalled)} worker loop(s) stalled")
+
+    return check
+
+
+async def serve_worker_http(settings: ServiceSettings, workers: list[Stoppable]) -> web.AppRunner | None:
+    """/healthz, /readyz (loops turning) and /metrics of a relay or consumer process, if it has a port."""
+    if not settings.worker_http_port:
+        return None
+    app = new_app()
+    app[READINESS_CHECKS]["workers"] = workers_progressing(workers)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http_host, settings.worker_http_port).start()
+    log.info("worker_http_listening", port=settings.worker_http_port)
+    return runner
+
+
+async def run_until_signalled(workers: list[Stoppable], settings: ServiceSettings | None = None) -> None:
     """Run workers until SIGTERM/SIGINT, then ask each to stop and wait for it to finish its batch."""
+    http = await serve_worker_http(settings, workers) if settings else None
 
     def stop_all() -> None:
         for worker in workers:
@@ -41,7 +70,11 @@ async def run_until_signalled(workers: list[Stoppable]) -> None:
     for task in done:
         if task.exception() is not None:
             stop_all()
-    await asyncio.gather(*tasks)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        if http is not None:
+            await http.cleanup()
 
 
 async def run_relay(settings: ServiceSettings, schema: str) -> None:
@@ -58,7 +91,7 @@ async def run_relay(settings: ServiceSettings, schema: str) -> None:
             outbox_retention_days=settings.outbox_retention_days,
             inbox_retention_days=settings.inbox_retention_days,
         )
-        await run_until_signalled([relay])
+        await run_until_signalled([relay], settings)
     finally:
         await pool.close()
 
@@ -78,7 +111,7 @@ async def run_consumers(settings: ServiceSettings, schema: str, subscriptions: l
             )
             for sub in subscriptions
         ]
-        await run_until_signalled(runners)
+        await run_until_signalled(runners, settings)
     finally:
         await pool.close()
 

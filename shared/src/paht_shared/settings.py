@@ -23,6 +23,8 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # relay and consumer processes: /healthz, /readyz and /metrics on this port (0: none)
+    worker_http_port: int = 0
     log_level: str = "info"
     log_json: bool = True
     # outbox relay
