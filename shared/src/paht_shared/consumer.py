@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 
 from paht_shared.envelope import Envelope
@@ -98,7 +99,6 @@ class ConsumerRunner:
         self._backoff = retry_backoff_seconds
         self._stopping = asyncio.Event()
         self.last_progress = time.monotonic()
-        self._consumer: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaProducer | None = None
 
     def stop(self) -> None:
@@ -109,7 +109,7 @@ class ConsumerRunner:
         dlq = make_producer(self._bootstrap, f"{self._client_id}-dlq")
         await consumer.start()
         await dlq.start()
-        self._consumer, self._dlq = consumer, dlq
+        self._dlq = dlq
         log.info("consumer_started", handler=self._sub.name, topics=list(self._sub.topics), group=self._group_id)
         try:
             while not self._stopping.is_set():
@@ -122,15 +122,22 @@ class ConsumerRunner:
                             break
                         last = record.offset
                     if last is not None:
-                        # Only after every record up to `last` committed its transaction: a crash
-                        # redelivers at most this batch, and the inbox makes that harmless.
-                        await consumer.commit({tp: last + 1})
+                        await self._commit(consumer, tp, last + 1)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()  # leaves the group cleanly; processed offsets are already committed
             with contextlib.suppress(Exception):
                 await dlq.stop()
             log.info("consumer_stopped", handler=self._sub.name)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        """Only after every record below `offset` committed its transaction: a crash redelivers at most
+        one batch, and the inbox makes that harmless. A commit refused because a rebalance moved the
+        partition is the same case: its new owner redelivers, nothing is lost."""
+        try:
+            await consumer.commit({tp: offset})
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning("offset_commit_refused", handler=self._sub.name, error=type(exc).__name__)
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Handle one record; False only when stopping interrupted it (its offset must not be committed)."""
@@ -153,7 +160,7 @@ class ConsumerRunner:
                     if self._sub.is_transient(exc):
                         self.last_progress = time.monotonic()  # alive and waiting on purpose
                         outage += 1
-                        delay = min(MAX_OUTAGE_BACKOFF_SECONDS, self._backoff * 2**outage)
+                        delay = min(MAX_OUTAGE_BACKOFF_SECONDS, self._backoff * 2 ** min(outage, 10))
                         log.warning(
                             "handler_dependency_down", handler=self._sub.name, error=type(exc).__name__, retry_in=delay
                         )
