@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from prometheus_client import Counter
 
 from paht_shared.envelope import Envelope
@@ -105,10 +105,9 @@ class ConsumerRunner:
         self._stopping.set()
 
     async def run(self) -> None:
-        consumer = make_consumer(self._bootstrap, self._group_id, list(self._sub.topics), self._client_id)
-        dlq = make_producer(self._bootstrap, f"{self._client_id}-dlq")
-        await consumer.start()
-        await dlq.start()
+        consumer, dlq = await self._connect()
+        if consumer is None or dlq is None:
+            return  # stopped before Kafka could be reached
         self._dlq = dlq
         log.info("consumer_started", handler=self._sub.name, topics=list(self._sub.topics), group=self._group_id)
         try:
@@ -129,6 +128,28 @@ class ConsumerRunner:
             with contextlib.suppress(Exception):
                 await dlq.stop()
             log.info("consumer_stopped", handler=self._sub.name)
+
+    async def _connect(self) -> tuple[AIOKafkaConsumer | None, AIOKafkaProducer | None]:
+        """Start the clients, waiting out a broker that is not up yet (start order must not matter)."""
+        delay = self._backoff
+        while not self._stopping.is_set():
+            self.last_progress = time.monotonic()
+            consumer = make_consumer(self._bootstrap, self._group_id, list(self._sub.topics), self._client_id)
+            dlq = make_producer(self._bootstrap, f"{self._client_id}-dlq")
+            try:
+                await consumer.start()
+                await dlq.start()
+            except (KafkaError, OSError) as exc:
+                for client in (consumer, dlq):
+                    with contextlib.suppress(Exception):
+                        await client.stop()
+                log.warning("kafka_unreachable", handler=self._sub.name, error=type(exc).__name__, retry_in=delay)
+                if await self._stopped_within(delay):
+                    break
+                delay = min(MAX_OUTAGE_BACKOFF_SECONDS, delay * 2)
+                continue
+            return consumer, dlq
+        return None, None
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         """Only after every record below `offset` committed its transaction: a crash redelivers at most

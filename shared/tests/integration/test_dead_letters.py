@@ -168,3 +168,24 @@ async def test_dead_letters_replayed_after_a_fix_are_handled_once(
         runner.stop()
         await task
     assert sorted(r["n"] for r in await db_pool.fetch("SELECT n FROM effects")) == [0, 1, 2]
+
+
+async def test_consumer_started_before_the_broker_waits_for_it(db_pool: asyncpg.Pool) -> None:
+    """Start order must not matter: with no broker reachable the runner keeps trying until stopped."""
+
+    async def never(ev: Envelope, conn: asyncpg.Connection) -> None:
+        raise AssertionError("nothing can arrive")
+
+    runner = ConsumerRunner(
+        db_pool,
+        Subscription("test.nobroker", ("t",), never),
+        "127.0.0.1:1",
+        "g",
+        "nobroker",
+        retry_backoff_seconds=0.05,
+    )
+    task = asyncio.create_task(runner.run())
+    await asyncio.sleep(1)
+    assert not task.done()  # still trying, not crashed
+    runner.stop()
+    await asyncio.wait_for(task, 10)
