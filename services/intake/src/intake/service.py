@@ -26,6 +26,7 @@ from intake.models import SubmitReport, field_error
 from paht_shared import outbox, reference
 from paht_shared.crypto import FieldCipher, blind_index
 from paht_shared.envelope import Envelope, utc_now
+from paht_shared.logging import redact_text
 
 log = structlog.get_logger("intake.service")
 
@@ -144,7 +145,8 @@ async def _store_new_report(
             "tracking_code": tracking_code,
             "channel": cmd.channel,
             "category": cmd.category,
-            "title": cmd.title,
+            # Free text may hold a phone number or an email someone typed in: events never carry them.
+            "title": redact_text(cmd.title),
             "ward_code": cmd.location.ward_code.zfill(5),
             "lat": cmd.location.lat,
             "lon": cmd.location.lon,

@@ -186,3 +186,27 @@ async def test_health_endpoints(client: Client, intake_settings: Settings) -> No
     assert "paht_http_requests_total" in metrics
     # the report's event is still in the outbox: no relay runs in this test
     assert f'paht_outbox_pending{{schema="{intake_settings.db_schema}"}} 1.0' in metrics
+
+
+async def test_personal_data_typed_into_the_title_stays_out_of_the_event(
+    client: Client, intake_settings: Settings
+) -> None:
+    """A citizen who writes a phone or email into the title: the tracking page keeps it, the event does not."""
+    body = pii.sample_report()
+    body["title"] = f"Gọi {pii.PHONE} hoặc {pii.EMAIL} về rác"
+    created = await (await submit(client, body=body)).json()
+    conn = await asyncpg.connect(
+        intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema}
+    )
+    try:
+        payload = bytes(await conn.fetchval("SELECT payload FROM outbox")).decode()
+    finally:
+        await conn.close()
+    assert pii.find_leaks(payload) == []
+    assert "[redacted]" in Envelope.model_validate_json(payload).data["title"]
+    shown = await (
+        await client.get(
+            f"/api/v1/reports/{created['tracking_code']}", headers={"X-Tracking-Secret": created["tracking_secret"]}
+        )
+    ).json()
+    assert shown["title"] == body["title"]  # the reporter sees what they wrote
