@@ -140,6 +140,9 @@ def service_env(service: str) -> dict[str, str]:
         f"{p}_HTTP_HOST": "127.0.0.1",
         f"{p}_HTTP_PORT": str(HTTP_PORTS[service]),
     }
+    if any(kind in ("relay", "consume") for kind in PROCESSES[service]):
+        # relay/consumer health and metrics; services_up gives each such process its own port
+        values[f"{p}_WORKER_HTTP_PORT"] = "0"
     if service == "intake":
         keys = dev_secrets()
         values[f"{p}_PII_KEYS"] = os.environ.get("INTAKE_PII_KEYS") or keys["pii_keys"]
