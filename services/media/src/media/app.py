@@ -10,6 +10,7 @@ import asyncpg
 import structlog
 from aiohttp import BodyPartReader, web
 
+from media import repository
 from media.config import Settings
 from media.domain import sniff
 from media.storage import ObjectStore
@@ -58,16 +59,8 @@ async def upload(request: web.Request) -> web.Response:
     key = f"quarantine/{media_id}"
     store = request.app[STORE]
     await store.put(key, data, media_type.content_type)
-    await request.app[POOL].execute(
-        "INSERT INTO media_objects (id, bucket, object_key, kind, content_type, size_bytes, sha256, status) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, 'quarantine')",
-        media_id,
-        store.bucket,
-        key,
-        media_type.kind,
-        media_type.content_type,
-        len(data),
-        hashlib.sha256(data).digest(),
+    await repository.insert_media(
+        request.app[POOL], media_id, store.bucket, key, media_type, len(data), hashlib.sha256(data).digest()
     )
     log.info("media_stored", media_id=str(media_id), kind=media_type.kind, size=len(data))
     return web.json_response(
@@ -81,7 +74,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         media_id = uuid.UUID(request.match_info["media_id"])
     except ValueError:
         return json_error(404, "media_not_found", "Không tìm thấy tệp.")
-    row = await request.app[POOL].fetchrow("SELECT object_key, content_type FROM media_objects WHERE id = $1", media_id)
+    row = await repository.find_media(request.app[POOL], media_id)
     if row is None:
         return json_error(404, "media_not_found", "Không tìm thấy tệp.")
     body = await request.app[STORE].get(row["object_key"])

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
+from notify import repository
 from notify.config import Settings
 from paht_shared.db import create_pool
 from paht_shared.runtime import kafka_ready, postgres_ready, watch_outbox
@@ -21,10 +22,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
         report_id = uuid.UUID(request.query.get("report_id", ""))
     except ValueError:
         return json_error(400, "invalid_report_id", "Mã phản ánh (report_id) không hợp lệ.", "report_id")
-    rows = await request.app[POOL].fetch(
-        "SELECT id, channel, recipient, subject, status, sent_at FROM deliveries WHERE report_id = $1 ORDER BY sent_at",
-        report_id,
-    )
+    rows = await repository.deliveries_of(request.app[POOL], report_id)
     return web.json_response(
         [
             {

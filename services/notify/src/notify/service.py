@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 import asyncpg
 import structlog
 
+from notify import repository
 from notify.config import Settings
 from notify.mailer import Mailer
 from paht_shared import outbox
@@ -65,15 +65,14 @@ class StatusNotifier:
             return
         message = assignment_email(event, self._settings)
         delivery_id = uuid.uuid4()
-        await conn.execute(
-            "INSERT INTO deliveries (id, event_id, report_id, channel, recipient, subject, message_id, status) "
-            "VALUES ($1, $2, $3, 'email', $4, $5, $6, 'sent')",
+        await repository.record_delivery(
+            conn,
             delivery_id,
             event.event_id,
             uuid.UUID(data["report_id"]),
             data["agency_email"],
             message["Subject"],
-            message["Message-ID"] or make_msgid(),
+            str(message["Message-ID"]),
         )
         await self._mailer.send(message)
         sent = event.caused(
