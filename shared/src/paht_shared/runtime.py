@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 import asyncpg
@@ -147,3 +147,28 @@ def watch_outbox(app: web.Application, pool_getter: Callable[[], asyncpg.Pool], 
         await observe_backlog(pool_getter(), schema)
 
     app[METRICS_REFRESHERS].append(refresh)
+
+
+DB_POOL: web.AppKey[asyncpg.Pool] = web.AppKey("db_pool", asyncpg.Pool)
+
+
+def service_app(
+    settings: ServiceSettings, client_max_size: int = 1024**2, uses_kafka: bool = True, has_outbox: bool = True
+) -> web.Application:
+    """An API application with its database pool (opened at start-up), readiness checks and outbox metrics."""
+    app = new_app(client_max_size=client_max_size)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        app[DB_POOL] = await create_pool(
+            settings.database_url, settings.db_schema, settings.db_pool_min, settings.db_pool_max
+        )
+        yield
+        await app[DB_POOL].close()
+
+    app.cleanup_ctx.append(database)
+    app[READINESS_CHECKS]["postgres"] = postgres_ready(lambda: app[DB_POOL])
+    if uses_kafka:
+        app[READINESS_CHECKS]["kafka"] = kafka_ready(settings.kafka_bootstrap)
+    if has_outbox:
+        watch_outbox(app, lambda: app[DB_POOL], settings.db_schema)
+    return app

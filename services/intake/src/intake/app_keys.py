@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
 from aiohttp import web
 
 from intake.config import Settings
 from intake.service import PersonalDataVault
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
-POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 VAULT: web.AppKey[PersonalDataVault] = web.AppKey("vault", PersonalDataVault)

@@ -8,9 +8,10 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from intake import service
-from intake.app_keys import POOL, SETTINGS, VAULT
+from intake.app_keys import SETTINGS, VAULT
 from intake.models import SubmitReport, validation_errors
 from paht_shared import reference
+from paht_shared.runtime import DB_POOL
 from paht_shared.web import CORRELATION_ID, json_error
 
 TRACKING_SECRET_HEADER = "X-Tracking-Secret"  # noqa: S105 - a header name, not a secret
@@ -41,7 +42,7 @@ async def post_report(request: web.Request) -> web.Response:
         return web.json_response({"errors": validation_errors(exc)}, status=422)
     try:
         response, replayed = await service.submit_report(
-            request.app[POOL],
+            request.app[DB_POOL],
             request.app[VAULT],
             cmd,
             key,
@@ -70,7 +71,7 @@ async def get_report(request: web.Request) -> web.Response:
             TRACKING_SECRET_HEADER,
         )
     tracking_code = request.match_info["tracking_code"].upper()
-    found = await service.track_report(request.app[POOL], tracking_code, secret)
+    found = await service.track_report(request.app[DB_POOL], tracking_code, secret)
     if found is None:
         return json_error(404, "report_not_found", "Không tìm thấy phản ánh với mã tra cứu và mã bí mật này.")
     return web.json_response(found)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg
 import structlog
 from aiohttp import BodyPartReader, web
 
@@ -14,11 +12,9 @@ from media import repository
 from media.config import Settings
 from media.domain import sniff
 from media.storage import ObjectStore
-from paht_shared.db import create_pool
-from paht_shared.runtime import postgres_ready
-from paht_shared.web import READINESS_CHECKS, json_error, new_app
+from paht_shared.runtime import DB_POOL, service_app
+from paht_shared.web import READINESS_CHECKS, json_error
 
-POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 STORE: web.AppKey[ObjectStore] = web.AppKey("store", ObjectStore)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 
@@ -60,7 +56,7 @@ async def upload(request: web.Request) -> web.Response:
     store = request.app[STORE]
     await store.put(key, data, media_type.content_type)
     await repository.insert_media(
-        request.app[POOL], media_id, store.bucket, key, media_type, len(data), hashlib.sha256(data).digest()
+        request.app[DB_POOL], media_id, store.bucket, key, media_type, len(data), hashlib.sha256(data).digest()
     )
     log.info("media_stored", media_id=str(media_id), kind=media_type.kind, size=len(data))
     return web.json_response(
@@ -74,7 +70,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         media_id = uuid.UUID(request.match_info["media_id"])
     except ValueError:
         return json_error(404, "media_not_found", "Không tìm thấy tệp.")
-    row = await repository.find_media(request.app[POOL], media_id)
+    row = await repository.find_media(request.app[DB_POOL], media_id)
     if row is None:
         return json_error(404, "media_not_found", "Không tìm thấy tệp.")
     body = await request.app[STORE].get(row["object_key"])
@@ -91,19 +87,12 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 def build_app(settings: Settings) -> web.Application:
     # The multipart reader enforces the file limit; leave headroom for the form's own bytes.
-    app = new_app(client_max_size=settings.max_upload_bytes + 1024 * 1024)
+    app = service_app(
+        settings, client_max_size=settings.max_upload_bytes + 1024 * 1024, uses_kafka=False, has_outbox=False
+    )
     app[SETTINGS] = settings
     app[STORE] = ObjectStore(settings)
 
-    async def database(app: web.Application) -> AsyncIterator[None]:
-        app[POOL] = await create_pool(
-            settings.database_url, settings.db_schema, settings.db_pool_min, settings.db_pool_max
-        )
-        yield
-        await app[POOL].close()
-
-    app.cleanup_ctx.append(database)
-    app[READINESS_CHECKS]["postgres"] = postgres_ready(lambda: app[POOL])
     app[READINESS_CHECKS]["s3"] = app[STORE].check
     app.router.add_post("/api/v1/media", upload)
     app.router.add_get("/api/v1/media/{media_id}", download)

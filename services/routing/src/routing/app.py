@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import asyncpg
 from aiohttp import web
 
-from paht_shared.db import create_pool
-from paht_shared.runtime import kafka_ready, postgres_ready, watch_outbox
-from paht_shared.web import READINESS_CHECKS, json_error, new_app
+from paht_shared.runtime import DB_POOL, service_app
+from paht_shared.web import json_error
 from routing import repository
 from routing.config import Settings
 
-POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
-
 
 async def list_agencies(request: web.Request) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[DB_POOL].acquire() as conn:
         rows = await repository.list_agencies(conn)
     return web.json_response([{"code": r["code"], "name": r["name"], "email": r["email"]} for r in rows])
 
@@ -28,7 +22,7 @@ async def agency_assignments(request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "50")), 500)
     except ValueError:
         return json_error(400, "invalid_limit", "Tham số limit phải là số nguyên.", "limit")
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[DB_POOL].acquire() as conn:
         if await repository.find_agency(conn, code) is None:
             return json_error(404, "agency_not_found", "Không tìm thấy cơ quan.")
         rows = await repository.assignments_of(conn, code, max(limit, 1))
@@ -50,19 +44,7 @@ async def agency_assignments(request: web.Request) -> web.Response:
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = new_app()
-
-    async def database(app: web.Application) -> AsyncIterator[None]:
-        app[POOL] = await create_pool(
-            settings.database_url, settings.db_schema, settings.db_pool_min, settings.db_pool_max
-        )
-        yield
-        await app[POOL].close()
-
-    app.cleanup_ctx.append(database)
-    app[READINESS_CHECKS]["postgres"] = postgres_ready(lambda: app[POOL])
-    watch_outbox(app, lambda: app[POOL], settings.db_schema)
-    app[READINESS_CHECKS]["kafka"] = kafka_ready(settings.kafka_bootstrap)
+    app = service_app(settings)
     app.router.add_get("/api/v1/agencies", list_agencies)
     app.router.add_get("/api/v1/agencies/{code}/assignments", agency_assignments)
     return app
