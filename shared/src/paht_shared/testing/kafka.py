@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from paht_shared.kafka import topic_partitions
+from paht_shared.kafka import make_producer, topic_partitions
 
 
 async def read_all(bootstrap: str, topic: str, timeout: float = 20.0) -> list[ConsumerRecord[bytes, bytes]]:
@@ -39,3 +42,33 @@ async def wait_until(predicate: object, timeout: float, interval: float = 0.2) -
             return
         await asyncio.sleep(interval)
     raise TimeoutError("condition not met in time")
+
+
+async def publish(
+    bootstrap: str, topic: str, values: list[bytes], key: bytes = b"k", headers: list[tuple[str, bytes]] | None = None
+) -> None:
+    """Put raw records on a topic, in order, as a misbehaving or foreign producer would."""
+    producer = make_producer(bootstrap, "paht-test-publisher")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=key, headers=headers or [])
+    finally:
+        await producer.stop()
+
+
+class Worker(Protocol):
+    def stop(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[None]:
+    """Run a consumer or relay in the background for the block; stop it cleanly afterwards."""
+    task = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        worker.stop()
+        await task
