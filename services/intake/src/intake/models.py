@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from intake.domain import normalize_cccd, normalize_phone
 
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+CLOCK_SKEW = timedelta(minutes=10)  # phones' clocks drift; a few minutes ahead is not a lie
 _STRIP = ConfigDict(str_strip_whitespace=True, extra="ignore")
 
 
@@ -81,6 +84,17 @@ class SubmitReport(BaseModel):
     consent: Consent = Consent()
     media_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20)
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # a phone's local time without offset: the province's time zone
+            value = value.replace(tzinfo=VIETNAM)
+        if value > datetime.now(UTC) + CLOCK_SKEW:
+            raise PydanticCustomError("in_future", "in the future")
+        return value
+
 
 # field -> what to tell the citizen when it is missing
 _MISSING: dict[str, str] = {
@@ -103,6 +117,8 @@ _BY_CODE: dict[str, str] = {
     "out_of_range": "Giá trị nằm ngoài phạm vi cho phép.",
     "unknown_category": "Chuyên mục không tồn tại. Vui lòng chọn một chuyên mục trong danh sách.",
     "unknown_ward": "Phường/xã không thuộc địa bàn tiếp nhận.",
+    "in_future": "Thời điểm xảy ra sự việc không thể ở tương lai.",
+    "invalid_datetime": "Thời điểm không đúng định dạng (ví dụ: 2026-11-27T08:30:00+07:00).",
     "invalid": "Giá trị không hợp lệ.",
 }
 
@@ -114,6 +130,9 @@ _PYDANTIC_TO_CODE = {
     "greater_than_equal": "out_of_range",
     "less_than_equal": "out_of_range",
     "value_error": "invalid_email",  # the only plain value_error here comes from EmailStr
+    "datetime_from_date_parsing": "invalid_datetime",
+    "datetime_parsing": "invalid_datetime",
+    "datetime_type": "invalid_datetime",
 }
 
 
@@ -128,7 +147,7 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     for err in exc.errors(include_input=False, include_url=False):
         field = ".".join(str(p) for p in err["loc"])
         kind = err["type"]
-        if kind in ("invalid_phone", "invalid_cccd"):
+        if kind in ("invalid_phone", "invalid_cccd", "in_future"):
             code = kind
         elif kind == "value_error" and not field.endswith("email"):
             code = "invalid"

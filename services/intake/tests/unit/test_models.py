@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -59,3 +60,16 @@ def test_bad_values_get_specific_codes_without_echoing_input() -> None:
     text = json.dumps(errors, ensure_ascii=False)
     assert "0940900012" not in text
     assert "not-an-email" not in text
+
+
+def test_occurred_at_in_the_future_or_malformed_is_refused() -> None:
+    """A report cannot describe tomorrow; a time without offset is read as Vietnam time."""
+    body = pii.sample_report()
+    body["occurred_at"] = "2099-01-01T08:00:00+07:00"
+    assert [(e["field"], e["code"]) for e in errors_for(body)] == [("occurred_at", "in_future")]
+    body["occurred_at"] = "hôm qua"
+    assert [(e["field"], e["code"]) for e in errors_for(body)] == [("occurred_at", "invalid_datetime")]
+    body["occurred_at"] = "2026-11-27T08:30:00"
+    parsed = SubmitReport.model_validate(body).occurred_at
+    assert parsed is not None
+    assert parsed.utcoffset() == timedelta(hours=7)
