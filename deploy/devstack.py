@@ -650,15 +650,16 @@ def process_names() -> Iterator[tuple[str, str, str]]:
 
 def services_up() -> None:
     started = []
+    ports = worker_ports()
     for name, service, kind in process_names():
         if running_pid(name):
             continue
         if kind == "api":
             require_free(HTTP_PORTS[service], f"{service} HTTP", f"PAHT_{service.upper()}_PORT")
         process_env = service_env(service)
-        if name in worker_ports():
-            require_free(worker_ports()[name], f"{name} HTTP", "PAHT_WORKER_PORT_BASE")
-            process_env[f"{service.upper()}_WORKER_HTTP_PORT"] = str(worker_ports()[name])
+        if name in ports:
+            require_free(ports[name], f"{name} HTTP", "PAHT_WORKER_PORT_BASE")
+            process_env[f"{service.upper()}_WORKER_HTTP_PORT"] = str(ports[name])
         spawn(name, [sys.executable, "-m", service, kind], process_env)
         started.append(name)
     say(f"started {', '.join(started) if started else 'nothing (all running)'}")

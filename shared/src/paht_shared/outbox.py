@@ -32,8 +32,11 @@ BUCKETS_PER_BATCH = 4
 PRODUCER_RESETS = Counter("paht_outbox_producer_resets_total", "Producers recreated after a send failure")
 
 
+NOTIFY_PREFIX = "paht_outbox_"
+
+
 def notify_channel(schema: str) -> str:
-    return f"paht_outbox_{schema}"
+    return NOTIFY_PREFIX + schema
 
 
 async def add(conn: asyncpg.Connection, topic: str, event: Envelope, key: str) -> None:
@@ -51,8 +54,7 @@ async def add(conn: asyncpg.Connection, topic: str, event: Envelope, key: str) -
         BUCKETS,
     )
     # Delivered at commit time only, so a rolled-back event never wakes a relay.
-    schema = await conn.fetchval("SELECT current_schema()")
-    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+    await conn.execute("SELECT pg_notify($1 || current_schema(), '')", NOTIFY_PREFIX)
 
 
 async def purge_old_rows(conn: asyncpg.Connection, outbox_days: int, inbox_days: int) -> tuple[int, int]:

@@ -37,8 +37,6 @@ STATUS_LABELS: dict[str, str] = {
     ReportStatus.REJECTED: "Từ chối",
 }
 
-CHANNELS = ("web", "app", "hotline", "email", "open311")
-
 _SEPARATORS = re.compile(r"[\s.\-()]")
 _MOBILE = re.compile(r"0[35789]\d{8}")
 _LANDLINE = re.compile(r"02\d{9}")

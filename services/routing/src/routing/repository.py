@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Any
 
@@ -82,10 +81,3 @@ async def assignments_of(conn: asyncpg.Connection, agency_code: str, limit: int)
             limit,
         )
     )
-
-
-async def find_assignment(conn: asyncpg.Connection, report_id: uuid.UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT report_id, agency_code, status, due_at, assigned_at FROM assignments WHERE report_id = $1", report_id
-    )
-    return row
