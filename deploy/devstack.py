@@ -538,7 +538,7 @@ def s3_client() -> Any:  # minio ships no type information
 async def bootstrap_database() -> None:
     import asyncpg
 
-    from paht_shared.migrations import apply_migrations
+    from paht_shared.migrations import apply_migrations, service_migrations
 
     if not os.environ.get("PAHT_PG_ADMIN_DSN"):
         # The embedded cluster starts with only the maintenance database.
@@ -563,7 +563,7 @@ async def bootstrap_database() -> None:
     finally:
         await conn.close()
     for service in SERVICES:
-        applied = await apply_migrations(service_dsn(service), service, ROOT / "services" / service / "migrations")
+        applied = await apply_migrations(service_dsn(service), service, service_migrations(service))
         say(f"PostgreSQL: schema {service}: {len(applied)} migration(s) applied {applied or ''}")
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -12,12 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from intake.app import build_app
 from intake.config import Settings
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-
 
 @pytest.fixture
-async def intake_schema(service_schema: Callable[[Path], Awaitable[str]]) -> str:
-    return await service_schema(MIGRATIONS)
+async def intake_schema(service_schema: Callable[[str], Awaitable[str]]) -> str:
+    return await service_schema("intake")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ thirty lines. The shared outbox/inbox tables come first, from this package.
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
@@ -22,12 +22,18 @@ def _shared_files() -> list[tuple[str, str]]:
     )
 
 
-def _service_files(folder: Path) -> list[tuple[str, str]]:
-    return [(p.name, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.sql"))]
+def service_migrations(package: str) -> Traversable:
+    """The migrations a service ships inside its package (`<package>/migrations/*.sql`)."""
+    return resources.files(package) / "migrations"
+
+
+def _service_files(folder: Traversable) -> list[tuple[str, str]]:
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    return [(f.name, f.read_text(encoding="utf-8")) for f in files]
 
 
 async def apply_migrations(
-    dsn: str, schema: str, folder: Path | None, conn: asyncpg.Connection | None = None
+    dsn: str, schema: str, folder: Traversable | None, conn: asyncpg.Connection | None = None
 ) -> list[str]:
     """Apply pending migrations to `schema`; returns the names applied. Safe to run concurrently."""
     own = conn is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
@@ -14,6 +15,8 @@ from aiohttp import web
 
 from paht_shared.consumer import ConsumerRunner, Subscription
 from paht_shared.db import create_pool
+from paht_shared.logging import configure_logging
+from paht_shared.migrations import apply_migrations, service_migrations
 from paht_shared.outbox import OutboxRelay, observe_backlog
 from paht_shared.settings import ServiceSettings
 from paht_shared.web import METRICS_REFRESHERS, READINESS_CHECKS, ReadinessCheck, new_app
@@ -172,3 +175,19 @@ def service_app(
     if has_outbox:
         watch_outbox(app, lambda: app[DB_POOL], settings.db_schema)
     return app
+
+
+async def migrate(settings: ServiceSettings, package: str) -> None:
+    """Apply the shared tables and the migrations the service's package ships, to its own schema."""
+    applied = await apply_migrations(settings.database_url, settings.db_schema, service_migrations(package))
+    log.info("migrations_applied", schema=settings.db_schema, applied=applied)
+
+
+def service_main(service: str, settings: ServiceSettings, commands: dict[str, Callable[[], object]]) -> None:
+    """`python -m <service> <command>`: every service has `migrate`, plus the process types it declares."""
+    every = {"migrate": lambda: asyncio.run(migrate(settings, service)), **commands}
+    command = sys.argv[1] if len(sys.argv) > 1 else "api"
+    if command not in every:
+        raise SystemExit(f"usage: python -m {service} {'|'.join(every)}")
+    configure_logging(f"{service}-{command}", settings.log_level, settings.log_json)
+    every[command]()

@@ -1,23 +1,15 @@
-"""python -m media api"""
+"""python -m media api|migrate"""
 
 from __future__ import annotations
 
-import sys
-
 from media.app import build_app
 from media.config import Settings
-from paht_shared.logging import configure_logging
-from paht_shared.runtime import run_http
+from paht_shared.runtime import run_http, service_main
 
 
 def main() -> None:
-    kind = sys.argv[1] if len(sys.argv) > 1 else "api"
     settings = Settings()
-    configure_logging(f"media-{kind}", settings.log_level, settings.log_json)
-    if kind == "api":
-        run_http(build_app(settings), settings)
-    else:
-        raise SystemExit("usage: python -m media api")
+    service_main("media", settings, {"api": lambda: run_http(build_app(settings), settings)})
 
 
 if __name__ == "__main__":

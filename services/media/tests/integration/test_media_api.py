@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,17 +12,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from media.app import build_app
 from media.config import Settings
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40
 
 
 @pytest.fixture
 async def client(
-    admin_dsn: str, stack: dict[str, Any], service_schema: Callable[[Path], Awaitable[str]]
+    admin_dsn: str, stack: dict[str, Any], service_schema: Callable[[str], Awaitable[str]]
 ) -> AsyncIterator[TestClient[Any, Any]]:
     settings = Settings(
         database_url=admin_dsn,
-        db_schema=await service_schema(MIGRATIONS),
+        db_schema=await service_schema("media"),
         s3_endpoint=stack["s3_endpoint"],
         s3_access_key=stack["s3_access_key"],
         s3_secret_key=stack["s3_secret_key"],

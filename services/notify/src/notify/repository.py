@@ -6,6 +6,8 @@ import uuid
 
 import asyncpg
 
+from notify.domain import Delivery
+
 
 async def record_delivery(
     conn: asyncpg.Connection,
@@ -28,11 +30,9 @@ async def record_delivery(
     )
 
 
-async def deliveries_of(pool: asyncpg.Pool, report_id: uuid.UUID) -> list[asyncpg.Record]:
-    return list(
-        await pool.fetch(
-            "SELECT id, channel, recipient, subject, status, sent_at FROM deliveries "
-            "WHERE report_id = $1 ORDER BY sent_at",
-            report_id,
-        )
+async def deliveries_of(conn: asyncpg.Connection, report_id: uuid.UUID) -> list[Delivery]:
+    rows = await conn.fetch(
+        "SELECT id, channel, recipient, subject, status, sent_at FROM deliveries WHERE report_id = $1 ORDER BY sent_at",
+        report_id,
     )
+    return [Delivery(**dict(r)) for r in rows]

@@ -10,6 +10,7 @@ import structlog
 
 from notify import repository
 from notify.config import Settings
+from notify.domain import Delivery
 from notify.mailer import Mailer
 from paht_shared import outbox
 from paht_shared.envelope import Envelope, utc_now
@@ -18,6 +19,11 @@ log = structlog.get_logger("notify.service")
 
 NOTIFICATION_SENT = "notification.sent.v1"
 PRODUCER = "notify"
+
+
+async def deliveries_of(pool: asyncpg.Pool, report_id: uuid.UUID) -> list[Delivery]:
+    async with pool.acquire() as conn:
+        return await repository.deliveries_of(conn, report_id)
 
 
 def assignment_email(event: Envelope, settings: Settings) -> EmailMessage:

@@ -22,8 +22,6 @@ from paht_shared.consumer import handle_once
 from paht_shared.db import create_pool
 from paht_shared.envelope import Envelope
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -32,8 +30,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def pool(admin_dsn: str, service_schema: Callable[[Path], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(admin_dsn, await service_schema(MIGRATIONS))
+async def pool(admin_dsn: str, service_schema: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(admin_dsn, await service_schema("notify"))
     yield pool
     await pool.close()
 

@@ -1,10 +1,36 @@
-"""Pure routing rules: deadlines in working days. No I/O."""
+"""Pure routing rules and value objects: agencies, assignments, deadlines in working days. No I/O."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Set
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Agency(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    email: str | None
+
+
+class AssignmentView(BaseModel):
+    """One report in an agency's work list."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: uuid.UUID
+    category: str
+    ward_code: str | None
+    title: str | None
+    triage: bool
+    status: str
+    assigned_at: datetime
+    due_at: datetime
 
 
 def add_working_days(start: date, days: int, holidays: Set[date]) -> date:

@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from routing.domain import Agency, AssignmentView
+
 
 async def upsert_agency(conn: asyncpg.Connection, code: str, name: str, email: str | None) -> None:
     await conn.execute(
@@ -32,8 +34,8 @@ async def holidays(conn: asyncpg.Connection) -> set[date]:
     return {r["day"] for r in await conn.fetch("SELECT day FROM holidays")}
 
 
-async def find_lead_agency(conn: asyncpg.Connection, category: str, ward_code: str | None) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
+async def find_lead_agency(conn: asyncpg.Connection, category: str, ward_code: str | None) -> Agency | None:
+    row = await conn.fetchrow(
         "SELECT a.code, a.name, a.email FROM routing_rules r JOIN agencies a ON a.code = r.agency_code "
         "WHERE r.category = $1 AND (r.ward_code IS NULL OR r.ward_code = $2) "
         "AND now() >= r.valid_from AND now() < r.valid_to AND now() >= a.valid_from AND now() < a.valid_to "
@@ -41,12 +43,12 @@ async def find_lead_agency(conn: asyncpg.Connection, category: str, ward_code: s
         category,
         ward_code,
     )
-    return row
+    return None if row is None else Agency(**dict(row))
 
 
-async def find_agency(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow("SELECT code, name, email FROM agencies WHERE code = $1", code)
-    return row
+async def find_agency(conn: asyncpg.Connection, code: str) -> Agency | None:
+    row = await conn.fetchrow("SELECT code, name, email FROM agencies WHERE code = $1", code)
+    return None if row is None else Agency(**dict(row))
 
 
 async def insert_assignment(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
@@ -68,16 +70,15 @@ async def insert_assignment(conn: asyncpg.Connection, row: dict[str, Any]) -> bo
     return bool(inserted)
 
 
-async def list_agencies(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return list(await conn.fetch("SELECT code, name, email FROM agencies ORDER BY code"))
+async def list_agencies(conn: asyncpg.Connection) -> list[Agency]:
+    return [Agency(**dict(r)) for r in await conn.fetch("SELECT code, name, email FROM agencies ORDER BY code")]
 
 
-async def assignments_of(conn: asyncpg.Connection, agency_code: str, limit: int) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            "SELECT report_id, category, ward_code, title, triage, status, assigned_at, due_at FROM assignments "
-            "WHERE agency_code = $1 ORDER BY assigned_at DESC LIMIT $2",
-            agency_code,
-            limit,
-        )
+async def assignments_of(conn: asyncpg.Connection, agency_code: str, limit: int) -> list[AssignmentView]:
+    rows = await conn.fetch(
+        "SELECT report_id, category, ward_code, title, triage, status, assigned_at, due_at FROM assignments "
+        "WHERE agency_code = $1 ORDER BY assigned_at DESC LIMIT $2",
+        agency_code,
+        limit,
     )
+    return [AssignmentView(**dict(r)) for r in rows]

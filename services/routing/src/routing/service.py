@@ -15,7 +15,7 @@ from paht_shared import outbox, reference
 from paht_shared.envelope import Envelope, utc_now
 from routing import repository
 from routing.config import Settings
-from routing.domain import answer_deadline
+from routing.domain import Agency, AssignmentView, answer_deadline
 from routing.events import PRODUCER, REPORT_ROUTED, REPORT_STATUS_CHANGED, agency_inbox_topic
 
 log = structlog.get_logger("routing.service")
@@ -25,15 +25,37 @@ def reference_file() -> dict[str, Any]:
     return dict(yaml.safe_load((resources.files("routing") / "data" / "agencies.yaml").read_text(encoding="utf-8")))
 
 
+async def load_reference_data(settings: Settings) -> None:
+    """`python -m routing load-reference`: the repo's reference file into the routing schema."""
+    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.db_schema})
+    try:
+        await load_reference(conn, reference_file())
+    finally:
+        await conn.close()
+
+
 async def load_reference(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
     """Upsert agencies, replace rules and holidays: the repo's data file is the source of truth for now."""
     async with conn.transaction():
         for agency in data["agencies"]:
-            await repository.upsert_agency(conn, agency["code"], agency["name"], agency.get("email"))
+            await repository.upsert_agency(conn, agency.code, agency.name, agency.get("email"))
         await repository.replace_rules(conn, [(r["category"], r.get("ward_code"), r["agency"]) for r in data["rules"]])
         await repository.replace_holidays(
             conn, [d if isinstance(d, date) else date.fromisoformat(d) for d in data["holidays"]]
         )
+
+
+async def list_agencies(pool: asyncpg.Pool) -> list[Agency]:
+    async with pool.acquire() as conn:
+        return await repository.list_agencies(conn)
+
+
+async def assignments_of(pool: asyncpg.Pool, agency_code: str, limit: int) -> list[AssignmentView] | None:
+    """The agency's newest assignments; None when there is no such agency."""
+    async with pool.acquire() as conn:
+        if await repository.find_agency(conn, agency_code) is None:
+            return None
+        return await repository.assignments_of(conn, agency_code, limit)
 
 
 class ReportRouter:
@@ -65,7 +87,7 @@ class ReportRouter:
             conn,
             {
                 "report_id": report_id,
-                "agency_code": agency["code"],
+                "agency_code": agency.code,
                 "category": category,
                 "ward_code": data.get("ward_code"),
                 "title": data.get("title"),
@@ -79,13 +101,13 @@ class ReportRouter:
             log.info("report_already_assigned", report_id=str(report_id))
             return
         await self._publish(conn, event, agency, now, due_at, triage)
-        log.info("report_assigned", report_id=str(report_id), agency=agency["code"], triage=triage)
+        log.info("report_assigned", report_id=str(report_id), agency=agency.code, triage=triage)
 
     async def _publish(
         self,
         conn: asyncpg.Connection,
         cause: Envelope,
-        agency: asyncpg.Record,
+        agency: Agency,
         now: datetime,
         due_at: datetime,
         triage: bool,
@@ -98,8 +120,8 @@ class ReportRouter:
             "category": data["category"],
             "ward_code": data.get("ward_code"),
             "title": data.get("title"),
-            "agency_code": agency["code"],
-            "agency_name": agency["name"],
+            "agency_code": agency.code,
+            "agency_name": agency.name,
             "due_at": due_at.isoformat(),
             "triage": triage,
         }
@@ -112,10 +134,10 @@ class ReportRouter:
                 "status": "assigned",
                 "changed_at": now.isoformat(),
                 # Agency contact data (not personal) travels so notify can write to the agency.
-                "agency_email": agency["email"],
+                "agency_email": agency.email,
             },
         )
         inbox = cause.caused("agency.assignment.v1", PRODUCER, {**common, "assigned_at": now.isoformat()})
         await outbox.add(conn, REPORT_ROUTED, routed, key)
         await outbox.add(conn, REPORT_STATUS_CHANGED, status, key)
-        await outbox.add(conn, agency_inbox_topic(agency["code"]), inbox, key)
+        await outbox.add(conn, agency_inbox_topic(agency.code), inbox, key)

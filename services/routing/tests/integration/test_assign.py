@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -15,12 +14,10 @@ from paht_shared.envelope import Envelope
 from routing.config import Settings
 from routing.service import ReportRouter, load_reference, reference_file
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
 
 @pytest.fixture
-async def pool(admin_dsn: str, service_schema: Callable[[Path], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    schema = await service_schema(MIGRATIONS)
+async def pool(admin_dsn: str, service_schema: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
+    schema = await service_schema("routing")
     pool = await create_pool(admin_dsn, schema)
     async with pool.acquire() as conn:
         await load_reference(conn, reference_file())

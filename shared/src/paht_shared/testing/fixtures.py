@@ -18,7 +18,7 @@ import pytest
 
 from paht_shared.db import create_pool
 from paht_shared.kafka import ensure_topics
-from paht_shared.migrations import apply_migrations
+from paht_shared.migrations import apply_migrations, service_migrations
 
 
 def _stack_file() -> Path:
@@ -92,17 +92,17 @@ def new_topic(kafka_bootstrap: str) -> Callable[..., Awaitable[str]]:
 
 
 @pytest.fixture
-async def service_schema(admin_dsn: str) -> AsyncIterator[Callable[[Path], Awaitable[str]]]:
-    """Factory: a fresh schema with the shared tables and one service's migrations; dropped afterwards."""
+async def service_schema(admin_dsn: str) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """Factory: a fresh schema with the shared tables and one service package's migrations; dropped afterwards."""
     created: list[str] = []
 
-    async def make(migrations: Path) -> str:
+    async def make(package: str) -> str:
         schema = f"t_{uuid.uuid4().hex[:12]}"
         conn = await asyncpg.connect(admin_dsn)
         try:
             await conn.execute(f"CREATE SCHEMA {schema}")
             created.append(schema)
-            await apply_migrations(admin_dsn, schema, migrations, conn=conn)
+            await apply_migrations(admin_dsn, schema, service_migrations(package), conn=conn)
         finally:
             await conn.close()
         return schema
