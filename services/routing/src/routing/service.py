@@ -38,7 +38,7 @@ async def load_reference(conn: asyncpg.Connection, data: dict[str, Any]) -> None
     """Upsert agencies, replace rules and holidays: the repo's data file is the source of truth for now."""
     async with conn.transaction():
         for agency in data["agencies"]:
-            await repository.upsert_agency(conn, agency.code, agency.name, agency.get("email"))
+            await repository.upsert_agency(conn, agency["code"], agency["name"], agency.get("email"))
         await repository.replace_rules(conn, [(r["category"], r.get("ward_code"), r["agency"]) for r in data["rules"]])
         await repository.replace_holidays(
             conn, [d if isinstance(d, date) else date.fromisoformat(d) for d in data["holidays"]]
