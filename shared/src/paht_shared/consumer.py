@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from prometheus_client import Counter
 
+from paht_shared.contracts.registry import UnreadableEvent
 from paht_shared.envelope import Envelope
 from paht_shared.kafka import make_consumer, make_producer
 
@@ -177,6 +178,11 @@ class ConsumerRunner:
             while True:
                 try:
                     done = await handle_once(self._pool, self._sub.name, event, record.topic, self._sub.handle)
+                except UnreadableEvent as exc:
+                    # unknown type, a version too new, invalid data: no retry can make it readable
+                    await self._dead_letter(record, f"unreadable event: {exc.reason}")
+                    HANDLED.labels(self._sub.name, "dead_letter").inc()
+                    return True
                 except Exception as exc:  # noqa: BLE001 - classified below
                     if self._sub.is_transient(exc):
                         self.last_progress = time.monotonic()  # alive and waiting on purpose

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # the contracts package imports this module
+    from paht_shared.contracts.base import EventData
 
 
 def utc_now() -> datetime:
@@ -14,7 +17,11 @@ def utc_now() -> datetime:
 
 
 class Envelope(BaseModel):
-    """event_id is the idempotency key consumers record in their inbox."""
+    """event_id is the idempotency key consumers record in their inbox.
+
+    `data` is the wire form; services never build it by hand: `Envelope.of(payload)` from a contract model,
+    and consumers receive the model through `paht_shared.contracts.dispatch`.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -26,6 +33,20 @@ class Envelope(BaseModel):
     correlation_id: str
     causation_id: str | None = None
     data: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls, payload: EventData, producer: str, correlation_id: str, causation_id: str | None = None
+    ) -> Envelope:
+        """The envelope of a contract payload: its type and version come from the payload's model."""
+        return cls(
+            event_type=payload.event_type,
+            schema_version=payload.schema_version,
+            producer=producer,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            data=payload.model_dump(mode="json"),
+        )
 
     def caused(self, event_type: str, producer: str, data: dict[str, Any]) -> Envelope:
         """A follow-up event: same correlation, caused by this one."""

@@ -1,1 +1,32 @@
-"""Event contracts: topic names, the report status enum, one pydantic model per event type and version."""
+"""Event contracts are code: topic names, the report status enum, one pydantic model per event type and
+version, the registry that reads them (upcasting older versions) and the typed dispatch consumers use."""
+
+from paht_shared.contracts.base import EventData
+from paht_shared.contracts.events import (
+    AgencyAssignmentV1,
+    MediaRejectedV1,
+    MediaStoredV1,
+    NotificationSentV1,
+    ReportRoutedV1,
+    ReportStatusChangedV1,
+    ReportSubmittedV1,
+)
+from paht_shared.contracts.registry import CONTRACTS, Contracts, UnreadableEvent
+from paht_shared.contracts.status import STATUS_LABELS, Channel, ReportStatus
+
+__all__ = [
+    "CONTRACTS",
+    "STATUS_LABELS",
+    "AgencyAssignmentV1",
+    "Channel",
+    "Contracts",
+    "EventData",
+    "MediaRejectedV1",
+    "MediaStoredV1",
+    "NotificationSentV1",
+    "ReportRoutedV1",
+    "ReportStatus",
+    "ReportStatusChangedV1",
+    "ReportSubmittedV1",
+    "UnreadableEvent",
+]

@@ -1,0 +1,146 @@
+"""One model per event type and version. No personal data: ids and non-personal fields only.
+
+Free text that travels (the title) is masked by the producer: a phone number or an email typed into a
+title never reaches Kafka.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from paht_shared.contracts.base import EventData
+from paht_shared.contracts.status import Channel, ReportStatus
+
+
+class ReportSubmittedV1(EventData):
+    """intake -> report.submitted.v1: a report was stored, whatever its channel."""
+
+    event_type = "report.submitted"
+    schema_version = 1
+
+    report_id: uuid.UUID
+    tracking_code: str
+    channel: Channel
+    category: str
+    title: str
+    ward_code: str
+    lat: float | None = None
+    lon: float | None = None
+    occurred_at: datetime | None = None
+    submitted_at: datetime
+    public: bool
+    anonymous: bool
+    media_ids: tuple[uuid.UUID, ...] = ()
+
+
+class AssignedAgency(EventData):
+    """The fields that routing's assignment events share; never published on its own (it has no type)."""
+
+    report_id: uuid.UUID
+    tracking_code: str
+    category: str
+    ward_code: str | None = None
+    title: str
+    agency_code: str
+    agency_name: str
+    due_at: datetime
+    triage: bool
+
+
+class ReportRoutedV1(AssignedAgency):
+    """routing -> report.routed.v1: the lead agency and the answer deadline of a report."""
+
+    event_type = "report.routed"
+    schema_version = 1
+
+    routed_at: datetime
+
+
+class AgencyAssignmentV1(AssignedAgency):
+    """routing -> agency.<code>.inbox.v1: one item of an agency's own work queue."""
+
+    event_type = "agency.assignment"
+    schema_version = 1
+
+    assigned_at: datetime
+
+
+class ReportStatusChangedV1(EventData):
+    """routing -> report.status_changed.v1.
+
+    `sequence` grows by one with each status change of a report (routing owns the lifecycle and numbers
+    it): a consumer applies a change only if its sequence is newer than the one it holds, so an event that
+    arrives late (a dead-letter replay, a rebalance) never moves a report backwards.
+    """
+
+    event_type = "report.status_changed"
+    schema_version = 1
+
+    report_id: uuid.UUID
+    sequence: int = Field(ge=1)
+    status: ReportStatus
+    changed_at: datetime
+    tracking_code: str
+    category: str
+    title: str
+    ward_code: str | None = None
+    agency_code: str | None = None
+    agency_name: str | None = None
+    agency_email: str | None = None
+    due_at: datetime | None = None
+    triage: bool = False
+    note: str | None = None
+
+
+class NotificationSentV1(EventData):
+    """notify -> notification.sent.v1: a message went out (never its recipient's address)."""
+
+    event_type = "notification.sent"
+    schema_version = 1
+
+    delivery_id: uuid.UUID
+    report_id: uuid.UUID
+    channel: Literal["email", "sms", "push"]
+    audience: Literal["citizen", "agency"]
+    agency_code: str | None = None
+    sent_at: datetime
+
+
+class MediaStoredV1(EventData):
+    """media -> media.stored.v1: an upload passed the checks and its sanitised derivatives exist."""
+
+    event_type = "media.stored"
+    schema_version = 1
+
+    media_id: uuid.UUID
+    kind: Literal["image", "video", "audio"]
+    content_type: str
+    size_bytes: int = Field(ge=0)
+    stored_at: datetime
+
+
+class MediaRejectedV1(EventData):
+    """media -> media.rejected.v1: an upload was refused after inspection (the reason is a code)."""
+
+    event_type = "media.rejected"
+    schema_version = 1
+
+    media_id: uuid.UUID
+    reason: str
+    rejected_at: datetime
+
+
+# Every payload model the platform publishes, newest version of each type last.
+PUBLISHED: tuple[type[EventData], ...] = (
+    ReportSubmittedV1,
+    ReportRoutedV1,
+    AgencyAssignmentV1,
+    ReportStatusChangedV1,
+    NotificationSentV1,
+    MediaStoredV1,
+    MediaRejectedV1,
+)
