@@ -1,4 +1,4 @@
-"""Pure rules of intake: report states, phone and CCCD normalisation, tracking codes. No I/O."""
+"""Pure rules of intake: phone and CCCD normalisation, tracking codes. No I/O."""
 
 from __future__ import annotations
 
@@ -6,36 +6,6 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from enum import StrEnum
-
-
-class ReportStatus(StrEnum):
-    SUBMITTED = "submitted"
-    RECEIVED = "received"
-    NEEDS_INFO = "needs_info"
-    ASSIGNED = "assigned"
-    RETURNED = "returned"
-    IN_PROGRESS = "in_progress"
-    ANSWERED = "answered"
-    RATED = "rated"
-    REOPENED = "reopened"
-    CLOSED = "closed"
-    REJECTED = "rejected"
-
-
-STATUS_LABELS: dict[str, str] = {
-    ReportStatus.SUBMITTED: "Đã gửi",
-    ReportStatus.RECEIVED: "Đã tiếp nhận",
-    ReportStatus.NEEDS_INFO: "Yêu cầu bổ sung",
-    ReportStatus.ASSIGNED: "Đã chuyển xử lý",
-    ReportStatus.RETURNED: "Trả lại",
-    ReportStatus.IN_PROGRESS: "Đang xử lý",
-    ReportStatus.ANSWERED: "Đã trả lời",
-    ReportStatus.RATED: "Đã đánh giá",
-    ReportStatus.REOPENED: "Mở lại",
-    ReportStatus.CLOSED: "Đã đóng",
-    ReportStatus.REJECTED: "Từ chối",
-}
 
 _SEPARATORS = re.compile(r"[\s.\-()]")
 _MOBILE = re.compile(r"0[35789]\d{8}")

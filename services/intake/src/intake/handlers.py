@@ -41,7 +41,7 @@ async def post_report(request: web.Request) -> web.Response:
     except ValidationError as exc:
         return web.json_response({"errors": validation_errors(exc)}, status=422)
     try:
-        response, replayed = await service.submit_report(
+        receipt, replayed = await service.submit_report(
             request.app[DB_POOL],
             request.app[VAULT],
             cmd,
@@ -55,10 +55,10 @@ async def post_report(request: web.Request) -> web.Response:
         return json_error(
             409, "idempotency_key_reused", "Idempotency-Key này đã được dùng cho một phản ánh khác.", "Idempotency-Key"
         )
-    headers = {"Location": f"/api/v1/reports/{response['tracking_code']}"}
+    headers = {"Location": f"/api/v1/reports/{receipt.tracking_code}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return web.json_response(response, status=201, headers=headers)
+    return web.json_response(receipt.model_dump(mode="json"), status=201, headers=headers)
 
 
 async def get_report(request: web.Request) -> web.Response:
@@ -74,4 +74,4 @@ async def get_report(request: web.Request) -> web.Response:
     found = await service.track_report(request.app[DB_POOL], tracking_code, secret)
     if found is None:
         return json_error(404, "report_not_found", "Không tìm thấy phản ánh với mã tra cứu và mã bí mật này.")
-    return web.json_response(found)
+    return web.json_response(found.model_dump(mode="json"))

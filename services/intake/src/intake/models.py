@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from intake.domain import normalize_cccd, normalize_phone
+from paht_shared.contracts import Channel, ReportStatus
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 CLOCK_SKEW = timedelta(minutes=10)  # phones' clocks drift; a few minutes ahead is not a lie
@@ -72,7 +73,7 @@ class Consent(BaseModel):
 class SubmitReport(BaseModel):
     model_config = _STRIP
 
-    channel: Literal["web", "app", "hotline", "email", "open311"] = "web"
+    channel: Channel = Channel.WEB
     reporter: Reporter
     title: str = Field(min_length=5, max_length=200)
     category: str = Field(min_length=1, max_length=64)
@@ -94,6 +95,48 @@ class SubmitReport(BaseModel):
         if value > datetime.now(UTC) + CLOCK_SKEW:
             raise PydanticCustomError("in_future", "in the future")
         return value
+
+
+class ReportReceipt(BaseModel):
+    """The 201 answer to a submission (and, stored encrypted, to its idempotent retries)."""
+
+    id: uuid.UUID
+    tracking_code: str
+    tracking_secret: str
+    status: ReportStatus
+    status_label: str
+    submitted_at: datetime
+
+
+class Named(BaseModel):
+    code: str
+    name: str
+
+
+class TimelineEntry(BaseModel):
+    status: ReportStatus
+    status_label: str
+    agency: Named | None
+    note: str | None
+    at: datetime
+
+
+class TrackedReport(BaseModel):
+    """What the reporter sees on the tracking page (never the reporter's own personal data)."""
+
+    id: uuid.UUID
+    tracking_code: str
+    title: str
+    category: Named
+    status: ReportStatus
+    status_label: str
+    agency: Named | None
+    due_at: datetime | None
+    submitted_at: datetime
+    updated_at: datetime
+    public: bool
+    anonymous: bool
+    timeline: list[TimelineEntry]
 
 
 # field -> what to tell the citizen when it is missing

@@ -35,16 +35,18 @@ async def add_timeline(
     conn: asyncpg.Connection,
     report_id: uuid.UUID,
     status: str,
+    sequence: int,
     at: datetime,
     agency_code: str | None = None,
     agency_name: str | None = None,
     note: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO report_timeline (report_id, status, agency_code, agency_name, note, at) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO report_timeline (report_id, status, sequence, agency_code, agency_name, note, at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
         report_id,
         status,
+        sequence,
         agency_code,
         agency_name,
         note,
@@ -52,24 +54,35 @@ async def add_timeline(
     )
 
 
+async def lock_report_sequence(conn: asyncpg.Connection, report_id: uuid.UUID) -> int | None:
+    """The sequence of the report's current status, row locked until the transaction ends; None if unknown.
+
+    The lock orders two consumers applying changes of one report at once (during a rebalance)."""
+    sequence: int | None = await conn.fetchval(
+        "SELECT status_sequence FROM reports WHERE id = $1 FOR UPDATE", report_id
+    )
+    return sequence
+
+
 async def set_status(
     conn: asyncpg.Connection,
     report_id: uuid.UUID,
     status: str,
+    sequence: int,
     agency_code: str | None,
     agency_name: str | None,
     due_at: datetime | None,
-) -> bool:
-    result = await conn.execute(
-        "UPDATE reports SET status = $2, agency_code = COALESCE($3, agency_code), "
-        "agency_name = COALESCE($4, agency_name), due_at = COALESCE($5, due_at), updated_at = now() WHERE id = $1",
+) -> None:
+    await conn.execute(
+        "UPDATE reports SET status = $2, status_sequence = $3, agency_code = COALESCE($4, agency_code), "
+        "agency_name = COALESCE($5, agency_name), due_at = COALESCE($6, due_at), updated_at = now() WHERE id = $1",
         report_id,
         status,
+        sequence,
         agency_code,
         agency_name,
         due_at,
     )
-    return bool(result.endswith(" 1"))
 
 
 async def claim_idempotency_key(
@@ -106,7 +119,8 @@ async def find_by_tracking_code(conn: asyncpg.Connection, tracking_code: str) ->
 async def timeline(conn: asyncpg.Connection, report_id: uuid.UUID) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            "SELECT status, agency_code, agency_name, note, at FROM report_timeline WHERE report_id = $1 ORDER BY id",
+            "SELECT status, agency_code, agency_name, note, at FROM report_timeline WHERE report_id = $1 "
+            "ORDER BY sequence, id",
             report_id,
         )
     )

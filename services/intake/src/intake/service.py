@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import asyncpg
 import structlog
 
 from intake import repository
-from intake.domain import (
-    STATUS_LABELS,
-    ReportStatus,
-    hash_secret,
-    new_tracking_code,
-    new_tracking_secret,
-    secret_matches,
-)
-from intake.events import PRODUCER, REPORT_SUBMITTED
-from intake.models import SubmitReport, field_error
+from intake.domain import hash_secret, new_tracking_code, new_tracking_secret, secret_matches
+from intake.events import PRODUCER, report_submitted
+from intake.models import Named, ReportReceipt, SubmitReport, TimelineEntry, TrackedReport, field_error
 from paht_shared import outbox, reference
+from paht_shared.contracts import ReportStatus, ReportStatusChangedV1, topics
+from paht_shared.contracts.dispatch import Event
 from paht_shared.crypto import FieldCipher, blind_index
 from paht_shared.envelope import Envelope, utc_now
-from paht_shared.logging import redact_text
 
 log = structlog.get_logger("intake.service")
 
@@ -79,10 +70,10 @@ async def submit_report(
     idempotency_key: str | None,
     correlation_id: str,
     province_code: int,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[ReportReceipt, bool]:
     """Store the report, its reporter (encrypted) and its `report.submitted` event in one transaction.
 
-    Returns (response, replayed): a retry with the same Idempotency-Key gets the first response back.
+    Returns (receipt, replayed): a retry with the same Idempotency-Key gets the first receipt back.
     """
     check_references(cmd, province_code)
     digest = request_hash(cmd)
@@ -105,14 +96,18 @@ class _KeyTaken(Exception):
     pass
 
 
-async def _replay(pool: asyncpg.Pool, vault: PersonalDataVault, key: str, digest: bytes) -> dict[str, Any] | None:
+async def _replay(pool: asyncpg.Pool, vault: PersonalDataVault, key: str, digest: bytes) -> ReportReceipt | None:
     async with pool.acquire() as conn:
         row = await repository.find_idempotency_key(conn, key)
     if row is None:
         return None
     if bytes(row["request_hash"]) != digest:
         raise IdempotencyKeyReused
-    return dict(json.loads(vault.cipher.decrypt(row["response_enc"], f"idempotency_keys.response:{key}")))
+    return ReportReceipt.model_validate_json(vault.cipher.decrypt(row["response_enc"], _receipt_aad(key)))
+
+
+def _receipt_aad(key: str) -> str:
+    return f"idempotency_keys.response:{key}"
 
 
 async def _store_new_report(
@@ -122,41 +117,21 @@ async def _store_new_report(
     idempotency_key: str | None,
     digest: bytes,
     correlation_id: str,
-) -> dict[str, Any]:
+) -> ReportReceipt:
     report_id = uuid.uuid4()
     reporter_id = uuid.uuid4()
     tracking_code = new_tracking_code()
     tracking_secret = new_tracking_secret()
     now = utc_now()
-    response = {
-        "id": str(report_id),
-        "tracking_code": tracking_code,
-        "tracking_secret": tracking_secret,
-        "status": ReportStatus.SUBMITTED.value,
-        "status_label": STATUS_LABELS[ReportStatus.SUBMITTED],
-        "submitted_at": now.isoformat(),
-    }
-    event = Envelope(
-        event_type=REPORT_SUBMITTED,
-        producer=PRODUCER,
-        correlation_id=correlation_id,
-        data={
-            "report_id": str(report_id),
-            "tracking_code": tracking_code,
-            "channel": cmd.channel,
-            "category": cmd.category,
-            # Free text may hold a phone number or an email someone typed in: events never carry them.
-            "title": redact_text(cmd.title),
-            "ward_code": cmd.location.ward_code.zfill(5),
-            "lat": cmd.location.lat,
-            "lon": cmd.location.lon,
-            "occurred_at": cmd.occurred_at.isoformat() if cmd.occurred_at else None,
-            "submitted_at": now.isoformat(),
-            "public": cmd.public,
-            "anonymous": cmd.anonymous,
-            "media_ids": [str(m) for m in cmd.media_ids],
-        },
+    receipt = ReportReceipt(
+        id=report_id,
+        tracking_code=tracking_code,
+        tracking_secret=tracking_secret,
+        status=ReportStatus.SUBMITTED,
+        status_label=ReportStatus.SUBMITTED.label,
+        submitted_at=now,
     )
+    event = Envelope.of(report_submitted(cmd, report_id, tracking_code, now), PRODUCER, correlation_id)
     async with pool.acquire() as conn, conn.transaction():
         await repository.insert_reporter(conn, reporter_id, vault.seal_reporter(reporter_id, cmd))
         await repository.insert_report(
@@ -165,7 +140,7 @@ async def _store_new_report(
                 "id": report_id,
                 "tracking_code": tracking_code,
                 "tracking_secret_hash": hash_secret(tracking_secret),
-                "channel": cmd.channel,
+                "channel": cmd.channel.value,
                 "reporter_id": reporter_id,
                 "title": cmd.title,
                 "category": cmd.category,
@@ -185,35 +160,53 @@ async def _store_new_report(
                 "updated_at": now,
             },
         )
-        await repository.add_timeline(conn, report_id, ReportStatus.SUBMITTED.value, now)
+        await repository.add_timeline(conn, report_id, ReportStatus.SUBMITTED, 0, now)
         if idempotency_key is not None:
-            sealed = vault.cipher.encrypt(json.dumps(response), f"idempotency_keys.response:{idempotency_key}")
+            sealed = vault.cipher.encrypt(receipt.model_dump_json(), _receipt_aad(idempotency_key))
             if not await repository.claim_idempotency_key(conn, idempotency_key, digest, report_id, sealed):
                 raise _KeyTaken
-        await outbox.add(conn, REPORT_SUBMITTED, event, key=str(report_id))
-    log.info("report_submitted", report_id=str(report_id), channel=cmd.channel, category=cmd.category)
-    return response
+        await outbox.add(conn, topics.REPORT_SUBMITTED, event, key=str(report_id))
+    log.info("report_submitted", report_id=str(report_id), channel=cmd.channel.value, category=cmd.category)
+    return receipt
 
 
-async def apply_status_change(event: Envelope, conn: asyncpg.Connection) -> None:
-    """report.status_changed -> the tracking read model (runs inside the consumer's inbox transaction)."""
-    data = event.data
-    report_id = uuid.UUID(data["report_id"])
-    due_at = datetime.fromisoformat(data["due_at"]) if data.get("due_at") else None
-    at = datetime.fromisoformat(data["changed_at"]) if data.get("changed_at") else event.occurred_at
-    found = await repository.set_status(
-        conn, report_id, data["status"], data.get("agency_code"), data.get("agency_name"), due_at
-    )
-    if not found:
+async def apply_status_change(event: Event[ReportStatusChangedV1], conn: asyncpg.Connection) -> None:
+    """report.status_changed -> the tracking read model (runs inside the consumer's inbox transaction).
+
+    The status moves only forward in sequence; an older change that arrives late joins the timeline at its
+    place but leaves the current status alone.
+    """
+    change = event.data
+    current = await repository.lock_report_sequence(conn, change.report_id)
+    if current is None:
         # Not ours (another tenant's intake) or a bug upstream: raising sends it to the DLQ for a person to see.
         raise LookupError("status change for an unknown report")
+    if change.sequence > current:
+        await repository.set_status(
+            conn,
+            change.report_id,
+            change.status,
+            change.sequence,
+            change.agency_code,
+            change.agency_name,
+            change.due_at,
+        )
+    else:
+        log.info("late_status_change_kept_in_timeline", report_id=str(change.report_id), sequence=change.sequence)
     await repository.add_timeline(
-        conn, report_id, data["status"], at, data.get("agency_code"), data.get("agency_name"), data.get("note")
+        conn,
+        change.report_id,
+        change.status,
+        change.sequence,
+        change.changed_at,
+        change.agency_code,
+        change.agency_name,
+        change.note,
     )
-    log.info("report_status_changed", report_id=str(report_id), status=data["status"])
+    log.info("report_status_changed", report_id=str(change.report_id), status=change.status.value)
 
 
-async def track_report(pool: asyncpg.Pool, tracking_code: str, secret: str) -> dict[str, Any] | None:
+async def track_report(pool: asyncpg.Pool, tracking_code: str, secret: str) -> TrackedReport | None:
     """What the reporter sees; None when the code is unknown or the secret does not match (same answer)."""
     async with pool.acquire() as conn:
         row = await repository.find_by_tracking_code(conn, tracking_code)
@@ -221,28 +214,32 @@ async def track_report(pool: asyncpg.Pool, tracking_code: str, secret: str) -> d
             return None
         events = await repository.timeline(conn, row["id"])
     category = reference.category(row["category"])
-    agency = {"code": row["agency_code"], "name": row["agency_name"]} if row["agency_code"] else None
-    return {
-        "id": str(row["id"]),
-        "tracking_code": row["tracking_code"],
-        "title": row["title"],
-        "category": {"code": row["category"], "name": category.name if category else row["category"]},
-        "status": row["status"],
-        "status_label": STATUS_LABELS.get(row["status"], row["status"]),
-        "agency": agency,
-        "due_at": row["due_at"].isoformat() if row["due_at"] else None,
-        "submitted_at": row["submitted_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-        "public": row["is_public"],
-        "anonymous": row["anonymous"],
-        "timeline": [
-            {
-                "status": e["status"],
-                "status_label": STATUS_LABELS.get(e["status"], e["status"]),
-                "agency": {"code": e["agency_code"], "name": e["agency_name"]} if e["agency_code"] else None,
-                "note": e["note"],
-                "at": e["at"].isoformat(),
-            }
+    status = ReportStatus(row["status"])
+    return TrackedReport(
+        id=row["id"],
+        tracking_code=row["tracking_code"],
+        title=row["title"],
+        category=Named(code=row["category"], name=category.name if category else row["category"]),
+        status=status,
+        status_label=status.label,
+        agency=_agency(row["agency_code"], row["agency_name"]),
+        due_at=row["due_at"],
+        submitted_at=row["submitted_at"],
+        updated_at=row["updated_at"],
+        public=row["is_public"],
+        anonymous=row["anonymous"],
+        timeline=[
+            TimelineEntry(
+                status=ReportStatus(e["status"]),
+                status_label=ReportStatus(e["status"]).label,
+                agency=_agency(e["agency_code"], e["agency_name"]),
+                note=e["note"],
+                at=e["at"],
+            )
             for e in events
         ],
-    }
+    )
+
+
+def _agency(code: str | None, name: str | None) -> Named | None:
+    return Named(code=code, name=name or code) if code else None

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiohttp.test_utils import TestClient
 
 from intake.config import Settings
-from intake.service import apply_status_change
+from intake.consumers import TRACKING_HANDLERS
+from paht_shared.contracts import ReportStatus, ReportStatusChangedV1
 from paht_shared.envelope import Envelope
 from paht_shared.testing import pii
 
@@ -147,24 +149,28 @@ async def test_tracking_needs_the_secret_and_shows_status_changes(client: Client
     assert (await client.get(url, headers={"X-Tracking-Secret": "wrong"})).status == 404
     assert (await client.get("/api/v1/reports/PA-NOPE2345", headers={"X-Tracking-Secret": "x"})).status == 404
 
-    event = Envelope(
-        event_type="report.status_changed.v1",
-        producer="routing",
-        correlation_id="c",
-        data={
-            "report_id": created["id"],
-            "status": "assigned",
-            "agency_code": "SNNMT",
-            "agency_name": "Sở Nông nghiệp và Môi trường",
-            "due_at": "2026-12-08T17:00:00+07:00",
-        },
+    event = Envelope.of(
+        ReportStatusChangedV1(
+            report_id=created["id"],
+            sequence=1,
+            status=ReportStatus.ASSIGNED,
+            changed_at=datetime.now(UTC),
+            tracking_code=created["tracking_code"],
+            category="moi-truong",
+            title="Rác thải tồn đọng trước chợ",
+            agency_code="SNNMT",
+            agency_name="Sở Nông nghiệp và Môi trường",
+            due_at=datetime.fromisoformat("2026-12-08T17:00:00+07:00"),
+        ),
+        "routing",
+        "c",
     )
     conn = await asyncpg.connect(
         intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema}
     )
     try:
         async with conn.transaction():
-            await apply_status_change(event, conn)
+            await TRACKING_HANDLERS(event, conn)
     finally:
         await conn.close()
     shown = await (await client.get(url.lower(), headers={"X-Tracking-Secret": created["tracking_secret"]})).json()

@@ -1,0 +1,120 @@
+"""Status changes through the real broker: a late event never moves a report backwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from intake.config import Settings
+from intake.consumers import TRACKING, TRACKING_HANDLERS
+from paht_shared.consumer import ConsumerRunner, Subscription
+from paht_shared.contracts import ReportStatus, ReportStatusChangedV1
+from paht_shared.db import create_pool
+from paht_shared.envelope import Envelope
+from paht_shared.testing import pii
+from paht_shared.testing.kafka import publish, read_all, running, wait_until
+
+Client = TestClient[Any, Any]
+
+
+def change(report: dict[str, Any], sequence: int, status: ReportStatus, at: datetime) -> Envelope:
+    return Envelope.of(
+        ReportStatusChangedV1(
+            report_id=report["id"],
+            sequence=sequence,
+            status=status,
+            changed_at=at,
+            tracking_code=report["tracking_code"],
+            category="moi-truong",
+            title="Rác thải tồn đọng trước chợ",
+            agency_code="SNNMT",
+            agency_name="Sở Nông nghiệp và Môi trường",
+        ),
+        "routing",
+        "c-order",
+    )
+
+
+async def test_a_late_status_event_cannot_move_a_report_backwards(
+    client: Client, intake_settings: Settings, kafka_bootstrap: str, new_topic: Callable[..., Awaitable[str]]
+) -> None:
+    """in_progress (2) arrives before assigned (1): the report stays in_progress; the timeline keeps both in order."""
+    resp = await client.post(
+        "/api/v1/reports", json=pii.sample_report(), headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    report = await resp.json()
+    topic = await new_topic(partitions=1)
+    now = datetime.now(UTC)
+    newer = change(report, 2, ReportStatus.IN_PROGRESS, now)
+    late = change(report, 1, ReportStatus.ASSIGNED, now - timedelta(minutes=5))
+    key = report["id"].encode()
+    # the late one really is behind the newer one on the partition the consumer reads in order
+    await publish(kafka_bootstrap, topic, [newer.to_bytes(), late.to_bytes()], key=key)
+
+    pool = await create_pool(intake_settings.database_url, intake_settings.db_schema)
+    try:
+        runner = ConsumerRunner(
+            pool,
+            Subscription(TRACKING, (topic,), TRACKING_HANDLERS),
+            kafka_bootstrap,
+            group_id=f"g-{uuid.uuid4()}",
+            client_id="order-test",
+            retry_backoff_seconds=0.01,
+        )
+
+        async def both_applied() -> bool:
+            return bool(await pool.fetchval("SELECT count(*) FROM report_timeline") == 3)
+
+        async with running(runner):
+            await wait_until(both_applied, 30)
+        row = await pool.fetchrow("SELECT status, status_sequence FROM reports")
+        applied = [r["status"] for r in await pool.fetch("SELECT status FROM report_timeline ORDER BY id")]
+    finally:
+        await pool.close()
+    assert applied == ["submitted", "in_progress", "assigned"]  # the late event was handled, after the newer one
+    assert (row["status"], row["status_sequence"]) == ("in_progress", 2)
+    shown = await (
+        await client.get(
+            f"/api/v1/reports/{report['tracking_code']}", headers={"X-Tracking-Secret": report["tracking_secret"]}
+        )
+    ).json()
+    assert shown["status"] == "in_progress"
+    assert [t["status"] for t in shown["timeline"]] == ["submitted", "assigned", "in_progress"]
+
+
+async def test_a_status_change_for_an_unknown_report_or_an_unknown_type_is_dead_lettered(
+    intake_settings: Settings, kafka_bootstrap: str, new_topic: Callable[..., Awaitable[str]]
+) -> None:
+    """Poison for intake: it lands in the DLQ with a reason, and nothing is written."""
+    topic = await new_topic(partitions=1)
+    stranger = change(
+        {"id": str(uuid.uuid4()), "tracking_code": "PA-ZZZZZZZZ"}, 1, ReportStatus.ASSIGNED, datetime.now(UTC)
+    )
+    alien = Envelope(event_type="report.teleported", producer="x", correlation_id="c", data={})
+    await publish(kafka_bootstrap, topic, [stranger.to_bytes(), alien.to_bytes()])
+    pool = await create_pool(intake_settings.database_url, intake_settings.db_schema)
+    try:
+        runner = ConsumerRunner(
+            pool,
+            Subscription(TRACKING, (topic,), TRACKING_HANDLERS),
+            kafka_bootstrap,
+            group_id=f"g-{uuid.uuid4()}",
+            client_id="order-test",
+            retry_backoff_seconds=0.01,
+        )
+
+        async def both_dead() -> bool:
+            return len(await read_all(kafka_bootstrap, f"{topic}.dlq")) == 2
+
+        async with running(runner):
+            await wait_until(both_dead, 30)
+        assert await pool.fetchval("SELECT count(*) FROM report_timeline") == 0
+    finally:
+        await pool.close()
+    errors = sorted(dict(r.headers)["dlq.error"].decode() for r in await read_all(kafka_bootstrap, f"{topic}.dlq"))
+    assert errors[0].startswith("LookupError")
+    assert errors[1] == "unreadable event: unknown event type 'report.teleported'"
