@@ -37,3 +37,10 @@ class ServiceSettings(BaseSettings):
     # consumers
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.5, ge=0)
+    # Staff bearer tokens (paht_shared.auth): the JWKS as inline JSON, a file path or an http(s) URL (an
+    # OpenID Connect provider's jwks_uri). Empty: no token can be verified and staff endpoints refuse all.
+    auth_jwks: str = ""
+    auth_issuer: str = "paht"
+    auth_audience: str = "paht"
+    # Comma-separated signature algorithms accepted (asymmetric only; e.g. "EdDSA,RS256" for a provider using RSA).
+    auth_algorithms: str = "EdDSA"
