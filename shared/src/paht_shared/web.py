@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 log = structlog.get_logger("paht.web")
@@ -123,9 +124,12 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def new_app(client_max_size: int = 1024**2) -> web.Application:
-    """An application with the shared middleware and operational routes; services add theirs."""
-    app = web.Application(middlewares=[observability_middleware], client_max_size=client_max_size)
+def new_app(client_max_size: int = 1024**2, middlewares: Iterable[Middleware] = ()) -> web.Application:
+    """An application with the shared middleware and operational routes; services add theirs.
+
+    `middlewares` run inside the observability middleware, so their responses and errors are measured too.
+    """
+    app = web.Application(middlewares=[observability_middleware, *middlewares], client_max_size=client_max_size)
     app[READINESS_CHECKS] = {}
     app[METRICS_REFRESHERS] = []
     app.router.add_get("/healthz", healthz)
