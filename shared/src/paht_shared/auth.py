@@ -25,6 +25,7 @@ import aiohttp
 import jwt
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
@@ -353,7 +354,7 @@ AUTH_VERIFIER: web.AppKey[TokenVerifier] = web.AppKey("auth_verifier", TokenVeri
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity", Identity)
 
 
-def auth_middleware(verifier: TokenVerifier | None) -> Callable[..., Awaitable[web.StreamResponse]]:
+def auth_middleware(verifier: TokenVerifier | None) -> Middleware:
     """Verifies `Authorization: Bearer` and stores the Identity on the request.
 
     No header: the request simply has no identity (public endpoints work as before). A bad token is

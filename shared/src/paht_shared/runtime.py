@@ -6,13 +6,15 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Protocol
 
 import asyncpg
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from paht_shared.auth import AUTH_VERIFIER, TokenVerifier, auth_middleware
 from paht_shared.consumer import ConsumerRunner, Subscription
 from paht_shared.db import create_pool
 from paht_shared.logging import configure_logging
@@ -156,10 +158,21 @@ DB_POOL: web.AppKey[asyncpg.Pool] = web.AppKey("db_pool", asyncpg.Pool)
 
 
 def service_app(
-    settings: ServiceSettings, client_max_size: int = 1024**2, uses_kafka: bool = True, has_outbox: bool = True
+    settings: ServiceSettings,
+    client_max_size: int = 1024**2,
+    uses_kafka: bool = True,
+    has_outbox: bool = True,
+    middlewares: Iterable[Middleware] = (),
 ) -> web.Application:
-    """An API application with its database pool (opened at start-up), readiness checks and outbox metrics."""
-    app = new_app(client_max_size=client_max_size)
+    """An API application with its database pool (opened at start-up), readiness checks and outbox metrics.
+
+    Staff bearer tokens are verified against `settings.auth_jwks` before the service's own `middlewares`
+    run, so those (and every handler) can read the caller's identity.
+    """
+    verifier = TokenVerifier.from_settings(settings)
+    app = new_app(client_max_size=client_max_size, middlewares=[auth_middleware(verifier), *middlewares])
+    if verifier is not None:
+        app[AUTH_VERIFIER] = verifier
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         app[DB_POOL] = await create_pool(
