@@ -17,3 +17,6 @@ class Settings(ServiceSettings):
     office_close_hour: int = 17
     # Where unmatched reports go (the 1022 coordinator's triage queue).
     coordinator_agency: str = "VP-UBND"
+    # Agency queue topics routing creates when it loads agencies (a production cluster: replication 3).
+    kafka_partitions: int = 6
+    kafka_replication: int = 1

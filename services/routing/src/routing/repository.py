@@ -55,8 +55,8 @@ async def insert_assignment(conn: asyncpg.Connection, row: dict[str, Any]) -> bo
     """False when the report was already assigned (a replayed event)."""
     inserted = await conn.fetchval(
         "INSERT INTO assignments "
-        "(report_id, agency_code, category, ward_code, title, triage, status, assigned_at, due_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (report_id) DO NOTHING RETURNING true",
+        "(report_id, agency_code, category, ward_code, title, triage, status, status_sequence, assigned_at, due_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (report_id) DO NOTHING RETURNING true",
         row["report_id"],
         row["agency_code"],
         row["category"],
@@ -64,6 +64,7 @@ async def insert_assignment(conn: asyncpg.Connection, row: dict[str, Any]) -> bo
         row["title"],
         row["triage"],
         row["status"],
+        row["status_sequence"],
         row["assigned_at"],
         row["due_at"],
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -12,11 +11,13 @@ import structlog
 import yaml
 
 from paht_shared import outbox, reference
-from paht_shared.envelope import Envelope, utc_now
-from routing import repository
+from paht_shared.contracts import ReportStatus, ReportSubmittedV1, topics
+from paht_shared.contracts.dispatch import Event
+from paht_shared.envelope import utc_now
+from paht_shared.kafka import ensure_topics
+from routing import events, repository
 from routing.config import Settings
 from routing.domain import Agency, AssignmentView, answer_deadline
-from routing.events import PRODUCER, REPORT_ROUTED, REPORT_STATUS_CHANGED, agency_inbox_topic
 
 log = structlog.get_logger("routing.service")
 
@@ -25,13 +26,23 @@ def reference_file() -> dict[str, Any]:
     return dict(yaml.safe_load((resources.files("routing") / "data" / "agencies.yaml").read_text(encoding="utf-8")))
 
 
-async def load_reference_data(settings: Settings) -> None:
+async def load_reference_data(settings: Settings, data: dict[str, Any] | None = None) -> None:
     """`python -m routing load-reference`: the repo's reference file into the routing schema."""
+    data = reference_file() if data is None else data
     conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.db_schema})
     try:
-        await load_reference(conn, reference_file())
+        await load_reference(conn, data)
     finally:
         await conn.close()
+    # Every agency gets its queue topic here, where agencies are loaded, not only in one deployment script.
+    queues = [topics.agency_inbox(a["code"]) for a in data["agencies"]]
+    created = await ensure_topics(
+        settings.kafka_bootstrap,
+        topics.with_dead_letters(queues),
+        settings.kafka_partitions,
+        settings.kafka_replication,
+    )
+    log.info("agency_queues_ready", agencies=len(queues), topics_created=len(created))
 
 
 async def load_reference(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
@@ -64,18 +75,16 @@ class ReportRouter:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    async def __call__(self, event: Envelope, conn: asyncpg.Connection) -> None:
-        data = event.data
-        report_id = uuid.UUID(data["report_id"])
-        category = data["category"]
-        agency = await repository.find_lead_agency(conn, category, data.get("ward_code"))
+    async def __call__(self, event: Event[ReportSubmittedV1], conn: asyncpg.Connection) -> None:
+        report = event.data
+        agency = await repository.find_lead_agency(conn, report.category, report.ward_code)
         triage = agency is None
         if agency is None:
             agency = await repository.find_agency(conn, self._settings.coordinator_agency)
             if agency is None:
                 raise LookupError("coordinator agency missing from reference data")
         now = utc_now()
-        sla = reference.category(category)
+        sla = reference.category(report.category)
         due_at = answer_deadline(
             now,
             sla.sla_working_days if sla else 10,
@@ -83,61 +92,30 @@ class ReportRouter:
             self._settings.timezone,
             self._settings.office_close_hour,
         )
+        sequence = 1  # the report's first status change
         inserted = await repository.insert_assignment(
             conn,
             {
-                "report_id": report_id,
+                "report_id": report.report_id,
                 "agency_code": agency.code,
-                "category": category,
-                "ward_code": data.get("ward_code"),
-                "title": data.get("title"),
+                "category": report.category,
+                "ward_code": report.ward_code,
+                "title": report.title,
                 "triage": triage,
-                "status": "assigned",
+                "status": ReportStatus.ASSIGNED.value,
+                "status_sequence": sequence,
                 "assigned_at": now,
                 "due_at": due_at,
             },
         )
         if not inserted:
-            log.info("report_already_assigned", report_id=str(report_id))
+            log.info("report_already_assigned", report_id=str(report.report_id))
             return
-        await self._publish(conn, event, agency, now, due_at, triage)
-        log.info("report_assigned", report_id=str(report_id), agency=agency.code, triage=triage)
-
-    async def _publish(
-        self,
-        conn: asyncpg.Connection,
-        cause: Envelope,
-        agency: Agency,
-        now: datetime,
-        due_at: datetime,
-        triage: bool,
-    ) -> None:
-        data = cause.data
-        key = data["report_id"]
-        common = {
-            "report_id": data["report_id"],
-            "tracking_code": data.get("tracking_code"),
-            "category": data["category"],
-            "ward_code": data.get("ward_code"),
-            "title": data.get("title"),
-            "agency_code": agency.code,
-            "agency_name": agency.name,
-            "due_at": due_at.isoformat(),
-            "triage": triage,
-        }
-        routed = cause.caused(REPORT_ROUTED, PRODUCER, {**common, "routed_at": now.isoformat()})
-        status = cause.caused(
-            REPORT_STATUS_CHANGED,
-            PRODUCER,
-            {
-                **common,
-                "status": "assigned",
-                "changed_at": now.isoformat(),
-                # Agency contact data (not personal) travels so notify can write to the agency.
-                "agency_email": agency.email,
-            },
-        )
-        inbox = cause.caused("agency.assignment.v1", PRODUCER, {**common, "assigned_at": now.isoformat()})
-        await outbox.add(conn, REPORT_ROUTED, routed, key)
-        await outbox.add(conn, REPORT_STATUS_CHANGED, status, key)
-        await outbox.add(conn, agency_inbox_topic(agency.code), inbox, key)
+        key = str(report.report_id)
+        routed = events.report_routed(report, agency, due_at, triage, now)
+        status = events.status_changed(report, sequence, ReportStatus.ASSIGNED, agency, due_at, triage, now)
+        queued = events.agency_assignment(report, agency, due_at, triage, now)
+        await outbox.add(conn, topics.REPORT_ROUTED, event.caused(routed, events.PRODUCER), key)
+        await outbox.add(conn, topics.REPORT_STATUS_CHANGED, event.caused(status, events.PRODUCER), key)
+        await outbox.add(conn, topics.agency_inbox(agency.code), event.caused(queued, events.PRODUCER), key)
+        log.info("report_assigned", report_id=key, agency=agency.code, triage=triage)
