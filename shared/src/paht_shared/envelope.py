@@ -35,9 +35,7 @@ class Envelope(BaseModel):
     data: dict[str, Any]
 
     @classmethod
-    def of(
-        cls, payload: EventData, producer: str, correlation_id: str, causation_id: str | None = None
-    ) -> Envelope:
+    def of(cls, payload: EventData, producer: str, correlation_id: str, causation_id: str | None = None) -> Envelope:
         """The envelope of a contract payload: its type and version come from the payload's model."""
         return cls(
             event_type=payload.event_type,

@@ -30,9 +30,7 @@ class Event(Generic[D]):
 
     def caused(self, payload: EventData, producer: str) -> Envelope:
         """A follow-up event: same correlation, caused by this one."""
-        return Envelope.of(
-            payload, producer, self.envelope.correlation_id, causation_id=str(self.envelope.event_id)
-        )
+        return Envelope.of(payload, producer, self.envelope.correlation_id, causation_id=str(self.envelope.event_id))
 
 
 TypedHandler = Callable[[Event[Any], asyncpg.Connection], Awaitable[None]]
