@@ -4,13 +4,21 @@ python -m paht_shared relay --dsn DSN --schema SCHEMA --bootstrap HOST:PORT
     an outbox relay for any schema (the kill-and-restart tests use it; handy to drain an outbox by hand)
 python -m paht_shared replay-dlq --bootstrap HOST:PORT --topic TOPIC
     send the dead letters of TOPIC back to it, once the cause is fixed
+python -m paht_shared new-signing-key --out PATH [--kid KID]
+    a new Ed25519 staff-token signing key (private JWK, mode 0600) and, beside it, <stem>.jwks.json:
+    the public JWKS a service's <PREFIX>_AUTH_JWKS points at
+python -m paht_shared mint-token --key-file PATH --role officer --agency SXD --sub alice [--ttl 900]
+    print a staff token signed with that key (development and tests)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+from pathlib import Path
 
+from paht_shared.auth import Role, mint_token, write_signing_key
 from paht_shared.db import create_pool
 from paht_shared.dlq import replay_dead_letters
 from paht_shared.logging import configure_logging
@@ -40,27 +48,59 @@ async def replay(args: argparse.Namespace) -> None:
     print(f"replayed {count} dead letter(s) to {args.topic}")
 
 
+def new_signing_key(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    try:
+        jwks_path = write_signing_key(out, args.kid)
+    except FileExistsError:
+        sys.exit(f"{out} already exists: refusing to replace a signing key")
+    print(f"signing key: {out} (keep it secret); public JWKS: {jwks_path}")
+
+
+def print_token(args: argparse.Namespace) -> None:
+    private_jwk = Path(args.key_file).read_text()
+    print(mint_token(private_jwk, args.sub, Role(args.role), args.agency, args.ttl, args.issuer, args.audience))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m paht_shared", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["relay", "replay-dlq"])
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--dsn")
-    parser.add_argument("--schema")
-    parser.add_argument("--topic")
-    parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--send-timeout", type=float, default=30.0)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    relay_cmd = commands.add_parser("relay", help="an outbox relay for any schema")
+    relay_cmd.add_argument("--bootstrap", required=True)
+    relay_cmd.add_argument("--dsn", required=True)
+    relay_cmd.add_argument("--schema", required=True)
+    relay_cmd.add_argument("--batch-size", type=int, default=200)
+    relay_cmd.add_argument("--send-timeout", type=float, default=30.0)
+    relay_cmd.set_defaults(run=lambda a: asyncio.run(relay(a)))
+
+    replay_cmd = commands.add_parser("replay-dlq", help="send a topic's dead letters back to it")
+    replay_cmd.add_argument("--bootstrap", required=True)
+    replay_cmd.add_argument("--topic", required=True)
+    replay_cmd.set_defaults(run=lambda a: asyncio.run(replay(a)))
+
+    key_cmd = commands.add_parser("new-signing-key", help="a new Ed25519 token signing key and its public JWKS")
+    key_cmd.add_argument("--out", required=True, help="where the private JWK goes (mode 0600)")
+    key_cmd.add_argument("--kid", help="key id (default: the key's RFC 7638 thumbprint)")
+    key_cmd.set_defaults(run=new_signing_key)
+
+    mint_cmd = commands.add_parser("mint-token", help="print a staff token (development and tests)")
+    mint_cmd.add_argument("--key-file", required=True)
+    mint_cmd.add_argument("--role", required=True, choices=[r.value for r in Role])
+    mint_cmd.add_argument("--agency", help="agency code; required for officers")
+    mint_cmd.add_argument("--sub", required=True, help="the staff member's login")
+    mint_cmd.add_argument("--ttl", type=int, default=900, help="seconds until it expires")
+    mint_cmd.add_argument("--issuer", default="paht")
+    mint_cmd.add_argument("--audience", default="paht")
+    mint_cmd.set_defaults(run=print_token)
+
     args = parser.parse_args()
+    if args.command == "mint-token" and args.role == Role.OFFICER and not args.agency:
+        mint_cmd.error("an officer token needs --agency")
     configure_logging(f"paht-{args.command}")
-    if args.command == "relay":
-        if not (args.dsn and args.schema):
-            parser.error("relay needs --dsn and --schema")
-        asyncio.run(relay(args))
-    else:
-        if not args.topic:
-            parser.error("replay-dlq needs --topic")
-        asyncio.run(replay(args))
+    args.run(args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -113,6 +114,21 @@ def public_jwks(private_jwk: str) -> dict[str, Any]:
     key, kid = _load_signing_key(private_jwk)
     public = OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
     return {"keys": [{**public, "kid": kid, "alg": SIGNING_ALGORITHM, "use": "sig"}]}
+
+
+def write_signing_key(path: Path, kid: str | None = None) -> Path:
+    """A new signing key in `path` (mode 0600, never overwritten) and its public JWKS in the sibling
+    `<stem>.jwks.json`, the file services are pointed at. Returns the JWKS path."""
+    jwks_path = path.with_name(f"{path.stem}.jwks.json")
+    if jwks_path == path:
+        raise ValueError(f"{path} would be overwritten by its own JWKS: choose another name")
+    private = generate_signing_key(kid)
+    # O_EXCL: replacing a key by accident would invalidate every token signed with it.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(private + "\n")
+    jwks_path.write_text(json.dumps(public_jwks(private), indent=2) + "\n")
+    return jwks_path
 
 
 def mint_token(
