@@ -13,11 +13,12 @@ from notify.config import Settings
 from notify.domain import Delivery
 from notify.mailer import Mailer
 from paht_shared import outbox
-from paht_shared.envelope import Envelope, utc_now
+from paht_shared.contracts import NotificationSentV1, ReportStatus, ReportStatusChangedV1, topics
+from paht_shared.contracts.dispatch import Event
+from paht_shared.envelope import utc_now
 
 log = structlog.get_logger("notify.service")
 
-NOTIFICATION_SENT = "notification.sent.v1"
 PRODUCER = "notify"
 
 
@@ -26,26 +27,27 @@ async def deliveries_of(pool: asyncpg.Pool, report_id: uuid.UUID) -> list[Delive
         return await repository.deliveries_of(conn, report_id)
 
 
-def assignment_email(event: Envelope, settings: Settings) -> EmailMessage:
-    data = event.data
+def assignment_email(event: Event[ReportStatusChangedV1], recipient: str, settings: Settings) -> EmailMessage:
+    change = event.data
     message = EmailMessage()
     message["From"] = settings.mail_from
-    message["To"] = data["agency_email"]
-    message["Subject"] = f"[PAHT] Phản ánh mới {data.get('tracking_code') or ''}: {data.get('title') or ''}".strip()
+    message["To"] = recipient
+    message["Subject"] = f"[PAHT] Phản ánh mới {change.tracking_code}: {change.title}"
     # Derived from the event id: a receiving system can drop a duplicate after a crash-and-retry.
     message["Message-ID"] = f"<{event.event_id}@paht.notify>"
-    message["X-PAHT-Report-Id"] = data["report_id"]
+    message["X-PAHT-Report-Id"] = str(change.report_id)
+    due = change.due_at.isoformat() if change.due_at else "—"
     message.set_content(
         "\n".join(
             [
-                f"Kính gửi {data.get('agency_name')},",
+                f"Kính gửi {change.agency_name},",
                 "",
                 "Hệ thống Phản ánh hiện trường đã chuyển đến quý cơ quan một phản ánh mới:",
-                f"  Mã phản ánh: {data.get('tracking_code')}",
-                f"  Tiêu đề: {data.get('title')}",
-                f"  Chuyên mục: {data.get('category')}",
-                f"  Phường/xã: {data.get('ward_code')}",
-                f"  Hạn trả lời: {data.get('due_at')}",
+                f"  Mã phản ánh: {change.tracking_code}",
+                f"  Tiêu đề: {change.title}",
+                f"  Chuyên mục: {change.category}",
+                f"  Phường/xã: {change.ward_code}",
+                f"  Hạn trả lời: {due}",
                 "",
                 f"Vui lòng xem chi tiết và xử lý tại {settings.portal_url}.",
             ]
@@ -65,33 +67,30 @@ class StatusNotifier:
         self._settings = settings
         self._mailer = mailer
 
-    async def __call__(self, event: Envelope, conn: asyncpg.Connection) -> None:
-        data = event.data
-        if data.get("status") != "assigned" or not data.get("agency_email"):
+    async def __call__(self, event: Event[ReportStatusChangedV1], conn: asyncpg.Connection) -> None:
+        change = event.data
+        if change.status != ReportStatus.ASSIGNED or not change.agency_email:
             return
-        message = assignment_email(event, self._settings)
+        message = assignment_email(event, change.agency_email, self._settings)
         delivery_id = uuid.uuid4()
         await repository.record_delivery(
             conn,
             delivery_id,
             event.event_id,
-            uuid.UUID(data["report_id"]),
-            data["agency_email"],
+            change.report_id,
+            change.agency_email,
             message["Subject"],
             str(message["Message-ID"]),
         )
         await self._mailer.send(message)
-        sent = event.caused(
-            NOTIFICATION_SENT,
-            PRODUCER,
-            {
-                "delivery_id": str(delivery_id),
-                "report_id": data["report_id"],
-                "channel": "email",
-                "audience": "agency",
-                "agency_code": data.get("agency_code"),
-                "sent_at": utc_now().isoformat(),
-            },
+        sent = NotificationSentV1(
+            delivery_id=delivery_id,
+            report_id=change.report_id,
+            channel="email",
+            audience="agency",
+            agency_code=change.agency_code,
+            sent_at=utc_now(),
         )
-        await outbox.add(conn, NOTIFICATION_SENT, sent, key=data["report_id"])
-        log.info("agency_notified", report_id=data["report_id"], agency=data.get("agency_code"))
+        key = str(change.report_id)
+        await outbox.add(conn, topics.NOTIFICATION_SENT, event.caused(sent, PRODUCER), key=key)
+        log.info("agency_notified", report_id=key, agency=change.agency_code)
