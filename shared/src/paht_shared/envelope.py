@@ -46,16 +46,6 @@ class Envelope(BaseModel):
             data=payload.model_dump(mode="json"),
         )
 
-    def caused(self, event_type: str, producer: str, data: dict[str, Any]) -> Envelope:
-        """A follow-up event: same correlation, caused by this one."""
-        return Envelope(
-            event_type=event_type,
-            producer=producer,
-            correlation_id=self.correlation_id,
-            causation_id=str(self.event_id),
-            data=data,
-        )
-
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
