@@ -9,7 +9,6 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from paht_shared.consumer import Handler
 from paht_shared.contracts.base import EventData
 from paht_shared.contracts.registry import CONTRACTS, Contracts, UnreadableEvent
 from paht_shared.envelope import Envelope
@@ -36,21 +35,31 @@ class Event(Generic[D]):
 TypedHandler = Callable[[Event[Any], asyncpg.Connection], Awaitable[None]]
 
 
-def dispatch(handlers: Mapping[type[EventData], TypedHandler], contracts: Contracts = CONTRACTS) -> Handler:
+class Dispatch:
     """One subscription's handler: the model for the event's type, upcast from older versions, then its handler.
 
     A type the platform knows but this subscription does not handle is skipped (a topic may carry several
     types); a type nobody knows, a newer version or invalid data raise UnreadableEvent (dead-lettered).
     """
-    by_type = {model.event_type: (model, handle) for model, handle in handlers.items()}
 
-    async def handle(envelope: Envelope, conn: asyncpg.Connection) -> None:
-        entry = by_type.get(envelope.event_type)
+    def __init__(self, handlers: Mapping[type[EventData], TypedHandler], contracts: Contracts = CONTRACTS) -> None:
+        self._by_type = {model.event_type: (model, handle) for model, handle in handlers.items()}
+        self._contracts = contracts
+
+    @property
+    def models(self) -> tuple[type[EventData], ...]:
+        """What this consumer reads: contract tests check that producers' events fit these models."""
+        return tuple(model for model, _ in self._by_type.values())
+
+    async def __call__(self, envelope: Envelope, conn: asyncpg.Connection) -> None:
+        entry = self._by_type.get(envelope.event_type)
         if entry is None:
-            if contracts.knows(envelope.event_type):
+            if self._contracts.knows(envelope.event_type):
                 return
             raise UnreadableEvent(f"unknown event type {envelope.event_type[:100]!r}")
         model, typed = entry
-        await typed(Event(envelope, contracts.read(envelope, model)), conn)
+        await typed(Event(envelope, self._contracts.read(envelope, model)), conn)
 
-    return handle
+
+def dispatch(handlers: Mapping[type[EventData], TypedHandler], contracts: Contracts = CONTRACTS) -> Dispatch:
+    return Dispatch(handlers, contracts)

@@ -1,0 +1,120 @@
+"""Contract tests: what each producer really put on the broker fits every consumer's model.
+
+One report goes through the running platform; its records are read back from the real topics (by key, so
+other reports' records do not count) and each producer/consumer pair is checked on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+
+from intake.consumers import SUBSCRIPTIONS as INTAKE_SUBSCRIPTIONS
+from notify.config import Settings as NotifySettings
+from notify.consumers import subscriptions as notify_subscriptions
+from paht_shared.consumer import Subscription
+from paht_shared.contracts import (
+    CONTRACTS,
+    AgencyAssignmentV1,
+    EventData,
+    NotificationSentV1,
+    ReportRoutedV1,
+    topics,
+)
+from paht_shared.contracts.dispatch import Dispatch
+from paht_shared.envelope import Envelope
+from paht_shared.testing import pii
+from paht_shared.testing.kafka import read_all
+from routing.config import Settings as RoutingSettings
+from routing.consumers import subscriptions as routing_subscriptions
+
+AGENCY = "SXD"  # giao-thong goes to Sở Xây dựng
+
+
+def consumer_models(subscriptions: list[Subscription], topic: str) -> list[type[EventData]]:
+    """The models the consumers of `topic` read (their typed dispatch says which)."""
+    models: list[type[EventData]] = []
+    for sub in subscriptions:
+        if topic in sub.topics:
+            assert isinstance(sub.handle, Dispatch), sub.name
+            models.extend(sub.handle.models)
+    assert models, f"no consumer of {topic}"
+    return models
+
+
+# (producer -> consumer, topic, the models that consumer reads)
+PAIRS: list[tuple[str, str, list[type[EventData]]]] = [
+    (
+        "intake -> routing",
+        topics.REPORT_SUBMITTED,
+        consumer_models(routing_subscriptions(RoutingSettings()), topics.REPORT_SUBMITTED),
+    ),
+    (
+        "routing -> intake",
+        topics.REPORT_STATUS_CHANGED,
+        consumer_models(INTAKE_SUBSCRIPTIONS, topics.REPORT_STATUS_CHANGED),
+    ),
+    (
+        "routing -> notify",
+        topics.REPORT_STATUS_CHANGED,
+        consumer_models(notify_subscriptions(NotifySettings()), topics.REPORT_STATUS_CHANGED),
+    ),
+    # Consumed outside the platform (an agency's own system, reporting): the contract model is the consumer's.
+    ("routing -> agency system", topics.agency_inbox(AGENCY), [AgencyAssignmentV1]),
+    ("routing -> report.routed readers", topics.REPORT_ROUTED, [ReportRoutedV1]),
+    ("notify -> notification.sent readers", topics.NOTIFICATION_SENT, [NotificationSentV1]),
+]
+
+
+@pytest.fixture(scope="module")
+def report_id(platform: dict[str, Any]) -> str:
+    """One report submitted over HTTP and followed until notify has emailed the agency (shared by the pairs)."""
+    return asyncio.run(submit_and_follow(platform))
+
+
+async def submit_and_follow(platform: dict[str, Any]) -> str:
+    intake = f"http://127.0.0.1:{platform['http_ports']['intake']}"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{intake}/api/v1/reports",
+            json=pii.sample_report(category="giao-thong"),
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        ) as resp,
+    ):
+        assert resp.status == 201
+        created = await resp.json()
+    bootstrap = platform["kafka_bootstrap"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if await records_of(bootstrap, topics.NOTIFICATION_SENT, str(created["id"])):
+            return str(created["id"])
+        await asyncio.sleep(0.5)
+    raise AssertionError("the report's notification.sent never reached the broker")
+
+
+async def records_of(bootstrap: str, topic: str, report_id: str) -> list[Envelope]:
+    return [
+        Envelope.from_bytes(r.value or b"") for r in await read_all(bootstrap, topic) if r.key == report_id.encode()
+    ]
+
+
+@pytest.mark.parametrize(("pair", "topic", "models"), PAIRS, ids=[p[0] for p in PAIRS])
+async def test_what_the_producer_emitted_fits_the_consumer(
+    platform: dict[str, Any], report_id: str, pair: str, topic: str, models: list[type[EventData]]
+) -> None:
+    """Every record of the report on the topic reads as a model its consumer handles (same type and version)."""
+    emitted = await records_of(platform["kafka_bootstrap"], topic, report_id)
+    assert emitted, f"{pair}: nothing on {topic}"
+    for envelope, headers in emitted:
+        model = next((m for m in models if m.event_type == envelope.event_type), None)
+        assert model is not None, f"{pair}: {envelope.event_type} has no consumer model"
+        data = CONTRACTS.read(envelope, model)  # raises UnreadableEvent if it does not fit
+        assert str(getattr(data, "report_id", "")) == report_id
+        assert headers["event_type"] == envelope.event_type.encode()
+        assert headers["event_id"] == str(envelope.event_id).encode()
