@@ -23,6 +23,7 @@ from prometheus_client import Counter
 
 from paht_shared.contracts.registry import UnreadableEvent
 from paht_shared.envelope import Envelope
+from paht_shared.failures import DEPENDENCY_ERRORS, is_dependency_failure
 from paht_shared.kafka import make_consumer, make_producer
 
 log = structlog.get_logger("paht.consumer")
@@ -36,23 +37,11 @@ def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-# Failures of a dependency rather than of the message: retried (with backoff, without limit) instead of
-# dead-lettered, so a mail server or database outage does not empty a topic into its DLQ.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,  # network errors, refused connections; smtplib.SMTPException is one too
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-)
+# Failures of a dependency rather than of the message (one list for consumers and APIs, in failures.py): retried
+# with backoff, without limit, instead of dead-lettered, so a mail server or database outage (a PostgreSQL
+# restart included) does not empty a topic into its DLQ.
+TRANSIENT_ERRORS = DEPENDENCY_ERRORS
 MAX_OUTAGE_BACKOFF_SECONDS = 30.0
-
-
-def is_dependency_failure(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT_ERRORS)
 
 
 @dataclass(frozen=True)
