@@ -98,9 +98,12 @@ async def submit_and_follow(platform: dict[str, Any]) -> str:
     raise AssertionError("the report's notification.sent never reached the broker")
 
 
-async def records_of(bootstrap: str, topic: str, report_id: str) -> list[Envelope]:
+async def records_of(bootstrap: str, topic: str, report_id: str) -> list[tuple[Envelope, dict[str, bytes]]]:
+    """The report's records on `topic` (the key is the report id): envelope and Kafka headers."""
     return [
-        Envelope.from_bytes(r.value or b"") for r in await read_all(bootstrap, topic) if r.key == report_id.encode()
+        (Envelope.from_bytes(r.value or b""), dict(r.headers))
+        for r in await read_all(bootstrap, topic)
+        if r.key == report_id.encode()
     ]
 
 
