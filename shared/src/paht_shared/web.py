@@ -13,6 +13,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from paht_shared.failures import is_dependency_failure
+
 log = structlog.get_logger("paht.web")
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -27,6 +29,8 @@ LATENCY = Histogram("paht_http_request_seconds", "HTTP request latency", ["route
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes would drown the log
 CORRELATION_HEADER = "X-Correlation-Id"
 CORRELATION_ID: web.RequestKey[str] = web.RequestKey("correlation_id", str)
+RETRY_AFTER_SECONDS = 5  # a PostgreSQL restart takes seconds; clients and proxies back off this long
+UNAVAILABLE_MESSAGE = "Hệ thống tạm thời gián đoạn, vui lòng thử lại sau ít phút."
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -42,7 +46,8 @@ def json_error(status: int, code: str, message: str, field: str | None = None) -
 async def observability_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Binds a correlation id per request, measures it, and turns surprises into a JSON 500 without details."""
+    """Binds a correlation id per request, measures it, and turns surprises into a JSON 500 without details
+    (a dependency outage into a 503 with Retry-After)."""
     incoming = request.headers.get(CORRELATION_HEADER, "")
     correlation_id = incoming if 0 < len(incoming) <= 100 and incoming.isprintable() else str(uuid.uuid4())
     request[CORRELATION_ID] = correlation_id
@@ -61,9 +66,17 @@ async def observability_middleware(
                 raise
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("request_failed", route=route, method=request.method)
-            response = json_error(500, "internal_error", "Hệ thống đang gặp sự cố, vui lòng thử lại sau.")
+        except Exception as exc:
+            if is_dependency_failure(exc):
+                # The database (or another dependency) is down or restarting: not the request's fault and
+                # not a bug; the client may retry the same request (Idempotency-Key) once it is back.
+                status = 503
+                log.warning("dependency_unavailable", route=route, method=request.method, error=type(exc).__name__)
+                response = json_error(503, "service_unavailable", UNAVAILABLE_MESSAGE)
+                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            else:
+                log.exception("request_failed", route=route, method=request.method)
+                response = json_error(500, "internal_error", "Hệ thống đang gặp sự cố, vui lòng thử lại sau.")
         finally:
             elapsed = time.perf_counter() - started
             LATENCY.labels(route, request.method).observe(elapsed)
