@@ -31,11 +31,12 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services deploy benchmarks tests
 
-# pytest exits 5 when it collects nothing: that is a failure here, not a pass.
+# pytest exits 5 when it collects nothing: that is a failure here, not a pass. The personal-data scan runs
+# after pytest, not inside it, so it sees what every test left (logs, every topic) whatever their order.
 test: infra lint
 	mkdir -p .infra/logs
 	set -o pipefail; $(VENV)/bin/pytest $(PYTEST_ARGS) 2>&1 | tee .infra/logs/pytest.log
-	$(PY) deploy/scan_logs.py .infra/logs
+	$(PY) deploy/scan_personal_data.py .infra
 
 bench: infra
 	$(PY) deploy/devstack.py services-up

@@ -19,6 +19,7 @@ import pytest
 from paht_shared.db import create_pool
 from paht_shared.kafka import ensure_topics
 from paht_shared.migrations import apply_migrations, service_migrations
+from paht_shared.testing import pii
 
 
 def _stack_file() -> Path:
@@ -31,6 +32,15 @@ def _stack_file() -> Path:
         if candidate.exists():
             return candidate
     raise FileNotFoundError("no .infra/stack.json: run `make test` (or `python deploy/devstack.py infra`) first")
+
+
+def pytest_sessionstart() -> None:
+    """Hand this session's personal data to the scan that `make test` runs after pytest."""
+    try:
+        infra = _stack_file().parent
+    except FileNotFoundError:
+        return  # no infrastructure (unit tests on a bare machine): nothing will be scanned
+    pii.PERSON.save(infra / pii.VALUES_FILE)
 
 
 @pytest.fixture(scope="session")
