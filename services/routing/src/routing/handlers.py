@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from paht_shared.auth import Role, require_staff
 from paht_shared.runtime import DB_POOL
 from paht_shared.web import json_error
 from routing import service
@@ -15,7 +16,9 @@ async def list_agencies(request: web.Request) -> web.Response:
 
 
 async def agency_assignments(request: web.Request) -> web.Response:
+    """An agency's work queue: its own officers, coordinators and admins (the scope comes from the token)."""
     code = request.match_info["code"].upper()
+    require_staff(request, Role.OFFICER, Role.COORDINATOR, Role.ADMIN, agency=code)
     try:
         limit = min(int(request.query.get("limit", "50")), 500)
     except ValueError:
