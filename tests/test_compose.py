@@ -1,55 +1,50 @@
-"""docker-compose.yml and the Dockerfiles say what deploy/devstack.py says: same processes, variables and ports.
+"""docker-compose.yml and the Dockerfiles say what devstack's declaration of the services says: same processes,
+variables, ports, roles and passwords.
 
-devstack.py is the source of truth (it is what `make run` and the tests use); nothing here needs Docker.
+The declaration (deploy/paht_devstack/services.py) is the source of truth: it is what `make run` and the tests
+use. Nothing here needs Docker.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 import shlex
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from paht_devstack import s3
+from paht_devstack.compose import Container, expected_containers
+from paht_devstack.config import Config
+from paht_devstack.services import SERVICES
+
 ROOT = Path(__file__).resolve().parent.parent
-# Variables that change what devstack reports: prefixed ones are passed through to services, PAHT_* move ports.
-CALLER_PREFIXES = ("INTAKE_", "ROUTING_", "NOTIFY_", "MEDIA_", "PAHT_")
 EXTERNAL_INFRA = ("PAHT_PG_ADMIN_DSN", "PAHT_KAFKA_BOOTSTRAP", "PAHT_S3_ENDPOINT")
 
 
 @pytest.fixture
-def devstack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A fresh import of deploy/devstack.py with its defaults; the secrets file it may write lands in tmp_path."""
-    for name in list(os.environ):
-        if name.startswith(CALLER_PREFIXES):
-            monkeypatch.delenv(name)
-    # Read at import time, so it must be set before the module is executed.
-    monkeypatch.setenv("PAHT_INFRA_DIR", str(tmp_path))
-    spec = importlib.util.spec_from_file_location("devstack_under_test", ROOT / "deploy" / "devstack.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+def defaults(tmp_path: Path) -> Config:
+    """devstack's configuration with no variables set; the dev keys it may generate land in tmp_path."""
+    return Config.from_env({"PAHT_INFRA_DIR": str(tmp_path)})
+
+
+@pytest.fixture
+def expected(defaults: Config) -> dict[str, Container]:
+    return expected_containers(defaults)
 
 
 @pytest.fixture(scope="module")
-def services() -> dict[str, dict[str, Any]]:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(compose["services"])
-
-
-def processes(devstack: ModuleType) -> list[tuple[str, str]]:
-    return [(service, kind) for service in devstack.SERVICES for kind in devstack.PROCESSES[service]]
 
 
 def command(container: dict[str, Any]) -> list[str]:
@@ -88,43 +83,58 @@ def dockerfile(container: dict[str, Any]) -> Path:
     )
 
 
-def test_every_devstack_process_has_a_container_running_it(
-    devstack: ModuleType, services: dict[str, dict[str, Any]]
+def with_defaults(text: str) -> str:
+    """Compose's `${VAR:-default}` interpolation, for a caller who sets no variables."""
+    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", text)
+
+
+def test_every_declared_process_has_a_container_running_it(
+    expected: dict[str, Container], services: dict[str, dict[str, Any]]
 ) -> None:
-    """Each process devstack starts is a compose service `<service>-<kind>` running `python -m <service> <kind>`."""
-    for service, kind in processes(devstack):
-        name = f"{service}-{kind}"
+    """Each declared process is a compose service `<service>-<kind>` running `python -m <service> <kind>`."""
+    for name, want in expected.items():
         assert name in services, f"docker-compose.yml has no {name}"
-        assert command(services[name]) == ["python", "-m", service, kind], name
-        assert dockerfile(services[name]) == ROOT / "services" / service / "Dockerfile", name
+        assert tuple(command(services[name])) == want.command, name
+        assert dockerfile(services[name]) == ROOT / want.dockerfile, name
 
 
-def test_containers_get_exactly_devstack_variable_names(
-    devstack: ModuleType, services: dict[str, dict[str, Any]]
+def test_no_service_container_the_declaration_does_not_know(
+    expected: dict[str, Container], services: dict[str, dict[str, Any]]
+) -> None:
+    """A container built from a service's Dockerfile runs a declared process (a removed one leaves no orphan)."""
+    built_from_services = {
+        name
+        for name, container in services.items()
+        if "build" in container and dockerfile(container).is_relative_to(ROOT / "services")
+    }
+    assert built_from_services == set(expected)
+
+
+def test_containers_get_exactly_the_declared_variable_names(
+    expected: dict[str, Container], services: dict[str, dict[str, Any]]
 ) -> None:
     """Every container of a service has the variable names service_env() gives that service, and no others."""
-    for service, kind in processes(devstack):
-        expected = set(devstack.service_env(service))
-        actual = set(environment(services[f"{service}-{kind}"]))
-        assert actual == expected, f"{service}-{kind}: missing {expected - actual}, extra {actual - expected}"
+    for name, want in expected.items():
+        actual = set(environment(services[name]))
+        assert actual == want.variables, f"{name}: missing {want.variables - actual}, extra {actual - want.variables}"
 
 
 def test_containers_reach_compose_infrastructure_as_their_own_role(
-    devstack: ModuleType, services: dict[str, dict[str, Any]]
+    defaults: Config, expected: dict[str, Container], services: dict[str, dict[str, Any]]
 ) -> None:
     """Each service logs into postgres as its own role with devstack's password, and into Kafka on the network."""
-    for service, kind in processes(devstack):
-        env = environment(services[f"{service}-{kind}"])
-        prefix = service.upper()
+    for name, want in expected.items():
+        env = environment(services[name])
+        prefix = want.service.upper()
         dsn = urlsplit(env[f"{prefix}_DATABASE_URL"])
         assert (dsn.username, dsn.password, dsn.hostname, dsn.path) == (
-            service,
-            devstack.role_password(service),
+            want.service,
+            defaults.role_password(want.service),
             "postgres",
-            f"/{devstack.PG_DB}",
-        )
-        assert env[f"{prefix}_KAFKA_BOOTSTRAP"] == "kafka:9092"
-        assert env[f"{prefix}_HTTP_HOST"] == "0.0.0.0"  # noqa: S104 - a container must listen beyond its loopback
+            f"/{defaults.pg_database}",
+        ), name
+        assert env[f"{prefix}_KAFKA_BOOTSTRAP"] == "kafka:9092", name
+        assert env[f"{prefix}_HTTP_HOST"] == "0.0.0.0", name  # noqa: S104 - a container must listen beyond loopback
 
 
 def test_intake_keys_come_from_the_environment(services: dict[str, dict[str, Any]]) -> None:
@@ -137,15 +147,14 @@ def test_intake_keys_come_from_the_environment(services: dict[str, dict[str, Any
             assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", env[variable]), f"{name}: {variable}"
 
 
-def test_published_ports_match_devstack(devstack: ModuleType, services: dict[str, dict[str, Any]]) -> None:
-    """Each api publishes devstack's HTTP port on the same host port, listens on it, and no other process does."""
-    for service, port in devstack.HTTP_PORTS.items():
-        api = services[f"{service}-api"]
-        assert published_ports(api) == {port: port}, service
-        assert environment(api)[f"{service.upper()}_HTTP_PORT"] == str(port)
-        for kind in devstack.PROCESSES[service]:
-            if kind != "api":
-                assert not published_ports(services[f"{service}-{kind}"]), f"{service}-{kind}"
+def test_published_ports_match_the_declaration(
+    expected: dict[str, Container], services: dict[str, dict[str, Any]]
+) -> None:
+    """Each api publishes its declared HTTP port on the same host port and listens on it; no other process does."""
+    for name, want in expected.items():
+        assert published_ports(services[name]) == want.published, name
+        for port in want.published.values():
+            assert environment(services[name])[f"{want.service.upper()}_HTTP_PORT"] == str(port), name
 
 
 def test_every_referenced_dockerfile_exists(services: dict[str, dict[str, Any]]) -> None:
@@ -158,16 +167,16 @@ def test_every_referenced_dockerfile_exists(services: dict[str, dict[str, Any]])
         assert build_context(container).resolve() == ROOT, name
 
 
-def test_service_dockerfiles_expose_their_port_and_run_the_api(devstack: ModuleType) -> None:
-    """services/<service>/Dockerfile exposes devstack's port and by default runs `python -m <service> api`."""
-    for service, port in devstack.HTTP_PORTS.items():
-        lines = (ROOT / "services" / service / "Dockerfile").read_text(encoding="utf-8").splitlines()
-        assert f"EXPOSE {port}" in lines, service
+def test_service_dockerfiles_expose_their_port_and_run_the_api(defaults: Config) -> None:
+    """services/<service>/Dockerfile exposes the declared port and by default runs `python -m <service> api`."""
+    for service in SERVICES:
+        lines = (ROOT / "services" / service.name / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        assert f"EXPOSE {service.http_port(defaults)}" in lines, service.name
         commands = [json.loads(line.removeprefix("CMD ")) for line in lines if line.startswith("CMD ")]
-        assert commands == [["python", "-m", service, "api"]], service
+        assert commands == [["python", "-m", service.name, "api"]], service.name
         users = [line.split()[1].partition(":")[0] for line in lines if line.startswith("USER ")]
-        assert users, f"{service}: no USER, the process would run as root"
-        assert users[-1] not in ("root", "0"), service
+        assert users, f"{service.name}: no USER, the process would run as root"
+        assert users[-1] not in ("root", "0"), service.name
 
 
 def test_bootstrap_uses_the_compose_infrastructure(services: dict[str, dict[str, Any]]) -> None:
@@ -182,8 +191,23 @@ def test_bootstrap_uses_the_compose_infrastructure(services: dict[str, dict[str,
     assert str(bootstrap.get("restart")) == "no"
 
 
-def test_service_processes_wait_for_bootstrap(devstack: ModuleType, services: dict[str, dict[str, Any]]) -> None:
+def test_service_processes_wait_for_bootstrap(
+    expected: dict[str, Container], services: dict[str, dict[str, Any]]
+) -> None:
     """No service process starts before bootstrap has finished successfully (roles, schemas, topics, bucket)."""
-    for service, kind in processes(devstack):
-        depends = services[f"{service}-{kind}"]["depends_on"]
-        assert depends["bootstrap"] == {"condition": "service_completed_successfully"}, f"{service}-{kind}"
+    for name in expected:
+        depends = services[name]["depends_on"]
+        assert depends["bootstrap"] == {"condition": "service_completed_successfully"}, name
+
+
+def test_postgres_container_commits_synchronously(services: dict[str, dict[str, Any]]) -> None:
+    """The compose PostgreSQL runs with devstack's durability: synchronous_commit on, fsync as PAHT_PG_FSYNC."""
+    settings = dict(with_defaults(arg).partition("=")[::2] for arg in command(services["postgres"]) if "=" in arg)
+    assert settings["synchronous_commit"] == "on"
+    assert settings["fsync"] == settings["full_page_writes"] == "on"
+
+
+def test_s3_container_knows_devstack_s_identity(defaults: Config, compose: dict[str, Any]) -> None:
+    """The compose S3 server's identities file is the one devstack writes for its embedded SeaweedFS."""
+    content = with_defaults(compose["configs"]["s3-identities"]["content"])
+    assert json.loads(content) == s3.identities(defaults)

@@ -1,0 +1,40 @@
+"""Development keys: made once into <infra>/secrets.json (outside the repository), then reused.
+
+Keys for personal data live outside the database. A production deployment sets the same variables from its own
+secret store; these exist only so that `make run` works on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Callable
+
+from paht_devstack.config import Config
+
+
+def _random_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+# name in secrets.json -> how to make it. A key added here is generated on the next run, and the keys an existing
+# secrets.json already holds stay as they are (data encrypted with them stays readable).
+# Auth goes here too: the JWT signing key routing will get (and publish as every service's JWKS).
+GENERATORS: dict[str, Callable[[], str]] = {
+    "pii_keys": lambda: "k1:" + _random_key(),  # intake: personal data, AES-256-GCM, key id k1
+    "blind_index_key": _random_key,  # intake: keyed lookups of phone and CCCD
+}
+
+
+def dev_secret(cfg: Config, name: str) -> str:
+    """The development value of `name`, generated and saved the first time it is asked for."""
+    path = cfg.infra / "secrets.json"
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in values:
+        values[name] = GENERATORS[name]()
+        cfg.infra.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(values))
+        path.chmod(0o600)
+    return values[name]

