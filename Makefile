@@ -31,6 +31,9 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services deploy benchmarks tests
 
+# The test run's PostgreSQL skips fsync (faster; a crash of PostgreSQL itself still loses nothing, a power cut
+# could): it only applies when `make test` is what starts the server. `make run` keeps fsync on.
+test: export PAHT_PG_FSYNC ?= off
 # pytest exits 5 when it collects nothing: that is a failure here, not a pass. The personal-data scan runs
 # after pytest, not inside it, so it sees what every test left (logs, every topic) whatever their order.
 test: infra lint
