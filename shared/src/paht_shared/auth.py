@@ -123,6 +123,7 @@ def write_signing_key(path: Path, kid: str | None = None) -> Path:
     if jwks_path == path:
         raise ValueError(f"{path} would be overwritten by its own JWKS: choose another name")
     private = generate_signing_key(kid)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL: replacing a key by accident would invalidate every token signed with it.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as out:
