@@ -250,6 +250,9 @@ class TokenVerifier:
             self._loaded_at = time.monotonic()
             self._load = lambda: asyncio.to_thread(path.read_bytes)
             self.source_kind = "file"
+        if self._loaded_at is not None and not self._keys:
+            # Every token would be refused: say so at start-up rather than with a 401 per request.
+            raise ValueError(f"the JWKS holds no key with a kid usable for {self._algorithms}")
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenVerifier | None:

@@ -160,8 +160,12 @@ async def test_required_claims_and_kid(key: str, verifier: TokenVerifier) -> Non
 
 async def test_a_jwks_holding_a_private_key_is_not_trusted(key: str) -> None:
     """A signing key pasted where the public JWKS belongs is left out, so nothing verifies against it."""
-    verifier = TokenVerifier(json.dumps({"keys": [json.loads(key)]}))
+    other = generate_signing_key()
+    verifier = TokenVerifier(json.dumps({"keys": [json.loads(key), *public_jwks(other)["keys"]]}))
     assert await refusal(verifier, mint_token(key, "alice", Role.ADMIN)) == "unknown_key"
+    assert (await verifier.verify(mint_token(other, "bob", Role.ADMIN))).subject == "bob"
+    with pytest.raises(ValueError, match="no key"):
+        TokenVerifier(json.dumps({"keys": [json.loads(key)]}))  # nothing usable left: refuse to start
     with pytest.raises(ValueError, match="JWKS"):
         TokenVerifier(key)  # a bare JWK is not a JWKS
 
