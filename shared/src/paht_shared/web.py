@@ -63,6 +63,7 @@ async def observability_middleware(
             if exc.status >= 400 and exc.content_type != "application/json":
                 response = json_error(exc.status, _http_code(exc.status), _http_message(exc.status))
             else:
+                exc.headers[CORRELATION_HEADER] = correlation_id  # refusals raised as JSON keep the id too
                 raise
         except asyncio.CancelledError:
             raise
