@@ -31,6 +31,9 @@ log = structlog.get_logger("paht.consumer")
 Handler = Callable[[Envelope, asyncpg.Connection], Awaitable[None]]
 
 HANDLED = Counter("paht_events_handled_total", "Events handled", ["handler", "outcome"])
+DEPENDENCY_RETRIES = Counter(
+    "paht_consumer_dependency_retries_total", "Handler runs that failed on a dependency and were retried", ["handler"]
+)
 
 
 def dlq_topic(topic: str) -> str:
@@ -89,6 +92,10 @@ class ConsumerRunner:
         self._backoff = retry_backoff_seconds
         self._stopping = asyncio.Event()
         self.last_progress = time.monotonic()
+        # Since when (time.monotonic()) the current record has been failing on a dependency; None while not
+        # retrying. The worker's /readyz fails once it is too long ago: the partition is stuck.
+        self.retrying_since: float | None = None
+        self.dependency_retries = 0  # handler runs retried because of a dependency failure, in this process
         self._dlq: AIOKafkaProducer | None = None
 
     def stop(self) -> None:
@@ -109,6 +116,7 @@ class ConsumerRunner:
                     for record in records:
                         if self._stopping.is_set() or not await self._process(record):
                             break
+                        self.retrying_since = None  # the record is done: what it waited for is back
                         last = record.offset
                     if last is not None:
                         await self._commit(consumer, tp, last + 1)
@@ -175,6 +183,10 @@ class ConsumerRunner:
                 except Exception as exc:  # noqa: BLE001 - classified below
                     if self._sub.is_transient(exc):
                         self.last_progress = time.monotonic()  # alive and waiting on purpose
+                        if self.retrying_since is None:
+                            self.retrying_since = self.last_progress
+                        self.dependency_retries += 1
+                        DEPENDENCY_RETRIES.labels(self._sub.name).inc()
                         outage += 1
                         delay = min(MAX_OUTAGE_BACKOFF_SECONDS, self._backoff * 2 ** min(outage, 10))
                         log.warning(

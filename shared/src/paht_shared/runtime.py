@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Protocol
 
 import asyncpg
@@ -46,12 +46,33 @@ def workers_progressing(workers: list[Stoppable]) -> ReadinessCheck:
     return check
 
 
+class ConsumerStuck(Exception):
+    """A consumer has been retrying one record's dependency failure for too long: its partition does not move."""
+
+
+def consumers_not_stuck(workers: list[Stoppable], stuck_seconds: float) -> ReadinessCheck:
+    """Fails while a consumer retries a dependency failure (database down) for longer than `stuck_seconds`.
+
+    Its loop still turns (it waits on purpose), so `workers_progressing` stays green; this check does not.
+    """
+
+    async def check() -> None:
+        now = time.monotonic()
+        stuck = [w for w in workers if (since := getattr(w, "retrying_since", None)) and now - since > stuck_seconds]
+        if stuck:
+            raise ConsumerStuck(f"{len(stuck)} consumer(s) retrying a dependency failure for over {stuck_seconds} s")
+
+    return check
+
+
 async def serve_worker_http(settings: ServiceSettings, workers: list[Stoppable]) -> web.AppRunner | None:
-    """/healthz, /readyz (loops turning) and /metrics of a relay or consumer process, if it has a port."""
+    """/healthz, /readyz (loops turning, no consumer stuck on a dependency) and /metrics of a relay or consumer
+    process, if it has a port."""
     if not settings.worker_http_port:
         return None
     app = new_app()
     app[READINESS_CHECKS]["workers"] = workers_progressing(workers)
+    app[READINESS_CHECKS]["consumers"] = consumers_not_stuck(workers, settings.consumer_stuck_seconds)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.worker_http_port).start()
@@ -82,8 +103,20 @@ async def run_until_signalled(workers: list[Stoppable], settings: ServiceSetting
             await http.cleanup()
 
 
+def open_pool(settings: ServiceSettings, schema: str, min_size: int, max_size: int) -> Awaitable[asyncpg.Pool]:
+    """The process's pool, with the connect and acquire bounds that turn an outage into fast failures."""
+    return create_pool(
+        settings.database_url,
+        schema,
+        min_size,
+        max_size,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+    )
+
+
 async def run_relay(settings: ServiceSettings, schema: str) -> None:
-    pool = await create_pool(settings.database_url, schema, min_size=2, max_size=4)
+    pool = await open_pool(settings, schema, min_size=2, max_size=4)
     try:
         relay = OutboxRelay(
             pool,
@@ -102,7 +135,7 @@ async def run_relay(settings: ServiceSettings, schema: str) -> None:
 
 
 async def run_consumers(settings: ServiceSettings, schema: str, subscriptions: list[Subscription]) -> None:
-    pool = await create_pool(settings.database_url, schema, max_size=settings.db_pool_max)
+    pool = await open_pool(settings, schema, min_size=1, max_size=settings.db_pool_max)
     try:
         runners: list[Stoppable] = [
             ConsumerRunner(
@@ -175,9 +208,7 @@ def service_app(
         app[AUTH_VERIFIER] = verifier
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        app[DB_POOL] = await create_pool(
-            settings.database_url, settings.db_schema, settings.db_pool_min, settings.db_pool_max
-        )
+        app[DB_POOL] = await open_pool(settings, settings.db_schema, settings.db_pool_min, settings.db_pool_max)
         yield
         await app[DB_POOL].close()
 
