@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from paht_devstack import bootstrap, kafka, postgres, processes, s3
 from paht_devstack.config import Config, say
+from paht_devstack.keys import dev_secret
 from paht_devstack.services import SERVICES, declared_processes, find, http_ports, service_env, worker_ports
+from paht_shared.auth import Role, mint_token
 
 DESCRIPTION = """\
 Start, bootstrap and stop the PAHT development stack without Docker. Each server is embedded unless its
@@ -103,6 +105,11 @@ def parser() -> argparse.ArgumentParser:
     broker.add_argument("name")
     broker.add_argument("port", type=int)
     broker.add_argument("controller_port", type=int)
+    token = commands.add_parser("token", help="a short-lived staff token signed with the development key")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--agency", help="the officer's agency code")
+    token.add_argument("--sub", default="dev", help="who the token is for")
+    token.add_argument("--ttl", type=int, default=900, help="seconds")
     kill = commands.add_parser("kill", help="SIGKILL a process devstack started, wait until it is gone")
     kill.add_argument("name")
     stop = commands.add_parser("stop", help="stop one process devstack started")
@@ -131,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
             print_env(cfg, args.service)
         case "broker":
             kafka.run_broker(cfg, args.name, args.port, args.controller_port, cfg.infra / args.name, heap="256m")
+        case "token":
+            signing_key = dev_secret(cfg, "auth_signing_key")
+            print(mint_token(signing_key, args.sub, Role(args.role), args.agency, ttl_seconds=args.ttl))
         case "kill":
             processes.kill(cfg, args.name)
         case "stop":

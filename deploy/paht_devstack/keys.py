@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 
 from paht_devstack.config import Config
+from paht_shared.auth import generate_signing_key
 
 
 def _random_key() -> str:
@@ -20,10 +21,13 @@ def _random_key() -> str:
 
 # name in secrets.json -> how to make it. A key added here is generated on the next run, and the keys an existing
 # secrets.json already holds stay as they are (data encrypted with them stays readable).
-# Auth goes here too: the JWT signing key routing will get (and publish as every service's JWKS).
 GENERATORS: dict[str, Callable[[], str]] = {
     "pii_keys": lambda: "k1:" + _random_key(),  # intake: personal data, AES-256-GCM, key id k1
     "blind_index_key": _random_key,  # intake: keyed lookups of phone and CCCD
+    # Staff tokens: the private Ed25519 JWK that signs development tokens (`devstack token`); every service
+    # verifies against its public half (<NAME>_AUTH_JWKS). A province points that variable at its own OIDC
+    # provider's JWKS instead.
+    "auth_signing_key": generate_signing_key,
 }
 
 

@@ -8,6 +8,7 @@ containers docker-compose.yml must have for it (compose.py).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,6 +17,7 @@ import yaml
 
 from paht_devstack.config import Config
 from paht_devstack.keys import dev_secret
+from paht_shared.auth import public_jwks
 from paht_shared.contracts.topics import agency_inbox
 
 # Process kinds that are not the API but serve /healthz, /readyz and /metrics on a port of their own.
@@ -138,9 +140,8 @@ def worker_ports(cfg: Config, services: tuple[Service, ...] = SERVICES) -> dict[
 
 
 def auth_env(cfg: Config, service: Service) -> dict[str, str]:
-    """The place for authentication variables: routing's signing key (from keys.GENERATORS) and every service's
-    <NAME>_AUTH_JWKS. Nothing yet: the services do not authenticate callers today."""
-    return {}
+    """Every service verifies staff tokens against the public half of the development signing key (inline JWKS)."""
+    return {f"{service.prefix}_AUTH_JWKS": json.dumps(public_jwks(dev_secret(cfg, "auth_signing_key")))}
 
 
 def service_env(cfg: Config, service: Service) -> dict[str, str]:

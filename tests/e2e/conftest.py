@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from paht_shared.auth import Role, mint_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,3 +43,14 @@ def platform(stack: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield stack
     if not was_running:
         devstack("services-down")
+
+
+@pytest.fixture
+def staff_token(infra_dir: Path) -> Callable[..., str]:
+    """Factory: a bearer token for a staff role, signed with the development key the running services trust."""
+    signing_key = json.loads((infra_dir / "secrets.json").read_text())["auth_signing_key"]
+
+    def mint(role: Role, agency: str | None = None) -> str:
+        return mint_token(signing_key, f"e2e-{role.value}", role, agency)
+
+    return mint

@@ -6,11 +6,13 @@ import asyncio
 import mailbox
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from paht_shared.auth import Role
 from paht_shared.testing import pii
 
 
@@ -44,7 +46,9 @@ def agency_emails(mail_dir: str, report_id: str) -> list[mailbox.MaildirMessage]
     return [m for m in mailbox.Maildir(mail_dir, create=False) if m["X-PAHT-Report-Id"] == report_id]
 
 
-async def test_report_is_routed_tracked_and_the_agency_emailed_once(platform: dict[str, Any]) -> None:
+async def test_report_is_routed_tracked_and_the_agency_emailed_once(
+    platform: dict[str, Any], staff_token: Callable[..., str]
+) -> None:
     """intake -> routing -> intake tracking shows the agency; notify sends exactly one email to the sink."""
     intake = f"http://127.0.0.1:{platform['http_ports']['intake']}"
     async with aiohttp.ClientSession() as http:
@@ -84,8 +88,13 @@ async def test_report_is_routed_tracked_and_the_agency_emailed_once(platform: di
     notify = f"http://127.0.0.1:{platform['http_ports']['notify']}"
     async with (
         aiohttp.ClientSession() as http,
-        http.get(f"{notify}/api/v1/deliveries?report_id={created['id']}") as resp,
+        http.get(f"{notify}/api/v1/deliveries?report_id={created['id']}") as anonymous,
+        http.get(
+            f"{notify}/api/v1/deliveries?report_id={created['id']}",
+            headers={"Authorization": f"Bearer {staff_token(Role.COORDINATOR)}"},
+        ) as resp,
     ):
+        assert anonymous.status == 401  # the delivery log is for staff only
         deliveries = await resp.json()
     assert [(d["channel"], d["recipient"]) for d in deliveries] == [("email", "sxd@paht.example")]
 
