@@ -12,7 +12,6 @@ import pytest
 from paht_shared import outbox
 from paht_shared.consumer import ConsumerRunner, Subscription, handle_once
 from paht_shared.envelope import Envelope
-from paht_shared.kafka import make_producer
 from paht_shared.outbox import OutboxRelay
 from paht_shared.testing.kafka import read_all, wait_until
 
@@ -184,44 +183,3 @@ async def test_concurrent_relays_share_the_work_and_keep_each_keys_order(
         data = Envelope.from_bytes(record.value).data
         by_key.setdefault(data["key"], []).append(data["seq"])
     assert all(seqs == list(range(10)) for seqs in by_key.values())
-
-
-async def test_consumers_joining_and_leaving_a_group_lose_and_double_nothing(
-    db_pool: asyncpg.Pool, kafka_bootstrap: str, new_topic: Callable[..., Awaitable[str]]
-) -> None:
-    """Scale out then in while 600 events flow: rebalances move partitions, every event has one effect."""
-    await effects_table(db_pool)
-    topic = await new_topic(partitions=6)
-    producer = make_producer(kafka_bootstrap, "rebalance-test")
-    await producer.start()
-    try:
-        for n in range(600):
-            await producer.send(topic, event(n).to_bytes(), key=f"r{n % 60}".encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-    async def slow_effect(ev: Envelope, conn: asyncpg.Connection) -> None:
-        await asyncio.sleep(0.002)  # slow enough that the rebalances happen mid-stream
-        await record_effect(ev, conn)
-
-    group = f"g-{uuid.uuid4()}"
-    sub = Subscription("test.rebalance", (topic,), slow_effect)
-    first = ConsumerRunner(db_pool, sub, kafka_bootstrap, group, "c1")
-    second = ConsumerRunner(db_pool, sub, kafka_bootstrap, group, "c2")
-    first_task = asyncio.create_task(first.run())
-
-    async def effects_at_least(n: int) -> bool:
-        return bool(await db_pool.fetchval("SELECT count(*) FROM effects") >= n)
-
-    await wait_until(lambda: effects_at_least(100), 30)
-    second_task = asyncio.create_task(second.run())  # scale out: partitions move to the newcomer
-    await wait_until(lambda: effects_at_least(300), 30)
-    first.stop()  # scale in: its partitions move back
-    await first_task
-    await wait_until(lambda: effects_at_least(600), 60)
-    await asyncio.sleep(1)
-    second.stop()
-    await second_task
-    assert await db_pool.fetchval("SELECT count(*) FROM effects") == 600
-    assert await db_pool.fetchval("SELECT count(DISTINCT event_id) FROM effects") == 600
