@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
-
-from media.app import build_app
-from media.config import Settings
+from aiohttp.test_utils import TestClient
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40
-
-
-@pytest.fixture
-async def client(
-    admin_dsn: str, stack: dict[str, Any], service_schema: Callable[[str], Awaitable[str]]
-) -> AsyncIterator[TestClient[Any, Any]]:
-    settings = Settings(
-        database_url=admin_dsn,
-        db_schema=await service_schema("media"),
-        s3_endpoint=stack["s3_endpoint"],
-        s3_access_key=stack["s3_access_key"],
-        s3_secret_key=stack["s3_secret_key"],
-        s3_bucket=stack["s3_bucket"],
-        max_upload_bytes=64 * 1024,
-    )
-    async with TestClient(TestServer(build_app(settings))) as test_client:
-        yield test_client
 
 
 def form(data: bytes, name: str = "file", filename: str = "anh.jpg") -> aiohttp.FormData:
@@ -43,13 +21,15 @@ async def test_upload_then_download_gives_the_same_bytes(client: TestClient[Any,
     resp = await client.post("/api/v1/media", data=form(JPEG))
     assert resp.status == 201, await resp.text()
     created = await resp.json()
-    assert created["content_type"] == "image/jpeg"
-    assert created["size"] == len(JPEG)
+    assert set(created) == {"id", "kind", "content_type", "size"}
+    assert (created["kind"], created["content_type"], created["size"]) == ("image", "image/jpeg", len(JPEG))
     got = await client.get(f"/api/v1/media/{created['id']}")
     assert got.status == 200
     assert await got.read() == JPEG
     assert got.headers["Content-Type"] == "image/jpeg"
+    assert got.headers["Content-Length"] == str(len(JPEG))
     assert got.headers["Content-Disposition"].startswith("attachment")
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
 
 
 async def test_bad_uploads_get_clear_errors(client: TestClient[Any, Any]) -> None:
