@@ -4,6 +4,10 @@ python -m paht_shared relay --dsn DSN --schema SCHEMA --bootstrap HOST:PORT
     an outbox relay for any schema (the kill-and-restart tests use it; handy to drain an outbox by hand)
 python -m paht_shared replay-dlq --bootstrap HOST:PORT --topic TOPIC
     send the dead letters of TOPIC back to it, once the cause is fixed
+python -m paht_shared outbox parked --dsn DSN --schema SCHEMA
+    the outbox rows set aside after Kafka refused them too often: id, topic, attempts, reason, parked_at
+python -m paht_shared outbox retry --dsn DSN --schema SCHEMA (--id N [N ...] | --all)
+    unpark them once the cause is fixed (topic created, size limit raised): the relays publish them again
 python -m paht_shared new-signing-key --out PATH [--kid KID]
     a new Ed25519 staff-token signing key (private JWK, mode 0600) and, beside it, <stem>.jwks.json:
     the public JWKS a service's <PREFIX>_AUTH_JWKS points at
@@ -18,11 +22,13 @@ import asyncio
 import sys
 from pathlib import Path
 
+import asyncpg
+
 from paht_shared.auth import Role, mint_token, write_signing_key
 from paht_shared.db import create_pool
 from paht_shared.dlq import replay_dead_letters
 from paht_shared.logging import configure_logging
-from paht_shared.outbox import OutboxRelay
+from paht_shared.outbox import OutboxRelay, parked_rows, unpark
 from paht_shared.runtime import run_until_signalled
 
 
@@ -46,6 +52,29 @@ async def relay(args: argparse.Namespace) -> None:
 async def replay(args: argparse.Namespace) -> None:
     count = await replay_dead_letters(args.bootstrap, args.topic)
     print(f"replayed {count} dead letter(s) to {args.topic}")
+
+
+async def list_parked(args: argparse.Namespace) -> None:
+    conn = await asyncpg.connect(args.dsn, server_settings={"search_path": args.schema})
+    try:
+        rows = await parked_rows(conn)
+    finally:
+        await conn.close()
+    if not rows:
+        print(f"no parked outbox rows in {args.schema}")
+        return
+    print("id\ttopic\tattempts\treason\tparked_at")
+    for row in rows:
+        print(f"{row['id']}\t{row['topic']}\t{row['attempts']}\t{row['reason']}\t{row['parked_at'].isoformat()}")
+
+
+async def retry_parked(args: argparse.Namespace) -> None:
+    conn = await asyncpg.connect(args.dsn, server_settings={"search_path": args.schema})
+    try:
+        count = await unpark(conn, None if args.all else args.ids)
+    finally:
+        await conn.close()
+    print(f"unparked {count} outbox row(s) in {args.schema}; the relays publish them again")
 
 
 def new_signing_key(args: argparse.Namespace) -> None:
@@ -80,6 +109,19 @@ def main() -> None:
     replay_cmd.add_argument("--bootstrap", required=True)
     replay_cmd.add_argument("--topic", required=True)
     replay_cmd.set_defaults(run=lambda a: asyncio.run(replay(a)))
+
+    outbox_cmd = commands.add_parser("outbox", help="outbox rows Kafka refused: list or retry the parked ones")
+    outbox_commands = outbox_cmd.add_subparsers(dest="outbox_command", required=True)
+    parked_cmd = outbox_commands.add_parser("parked", help="list the parked rows of a schema")
+    retry_cmd = outbox_commands.add_parser("retry", help="unpark rows: the relays publish them again")
+    for sub in (parked_cmd, retry_cmd):
+        sub.add_argument("--dsn", required=True)
+        sub.add_argument("--schema", required=True)
+    which = retry_cmd.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", dest="ids", type=int, nargs="+", action="extend", metavar="N", help="outbox row ids")
+    which.add_argument("--all", action="store_true", help="every parked row of the schema")
+    parked_cmd.set_defaults(run=lambda a: asyncio.run(list_parked(a)))
+    retry_cmd.set_defaults(run=lambda a: asyncio.run(retry_parked(a)))
 
     key_cmd = commands.add_parser("new-signing-key", help="a new Ed25519 token signing key and its public JWKS")
     key_cmd.add_argument("--out", required=True, help="where the private JWK goes (mode 0600)")

@@ -128,6 +128,8 @@ async def run_relay(settings: ServiceSettings, schema: str) -> None:
             send_timeout_seconds=settings.kafka_send_timeout_seconds,
             outbox_retention_days=settings.outbox_retention_days,
             inbox_retention_days=settings.inbox_retention_days,
+            max_attempts=settings.outbox_max_attempts,
+            retry_backoff_seconds=settings.outbox_retry_backoff_seconds,
         )
         await run_until_signalled([relay], settings)
     finally:

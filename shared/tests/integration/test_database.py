@@ -38,4 +38,8 @@ async def test_migrations_apply_once(admin_dsn: str, test_schema: str) -> None:
         names = await conn.fetch(f"SELECT name FROM {test_schema}.schema_migrations")
     finally:
         await conn.close()
-    assert [r["name"] for r in names] == ["shared/0001_outbox_inbox.sql", "shared/0002_outbox_buckets.sql"]
+    assert [r["name"] for r in names] == [
+        "shared/0001_outbox_inbox.sql",
+        "shared/0002_outbox_buckets.sql",
+        "shared/0003_outbox_parking.sql",
+    ]
