@@ -115,3 +115,5 @@ async def test_relay_survives_broker_crash_and_delivers_after_restart(
     assert delivered == set(range(200))
     log = relay_log.read_text()
     assert "outbox_batch_failed" in log  # the failure path really ran
+    # the broker's outage is not the rows' fault: no attempt counted towards parking them
+    assert await db_pool.fetchval("SELECT count(*) FROM outbox WHERE attempts > 0 OR parked_at IS NOT NULL") == 0
