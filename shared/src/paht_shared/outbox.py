@@ -46,6 +46,9 @@ PURGE_INTERVAL_SECONDS = 600.0
 BUCKETS = 16
 BUCKETS_PER_BATCH = 4
 PRODUCER_RESETS = Counter("paht_outbox_producer_resets_total", "Producers recreated after a send failure")
+BATCH_FAILURES = Counter(
+    "paht_outbox_batch_failures_total", "Relay batches that failed (database or Kafka unavailable)", ["schema"]
+)
 # Asking the broker which topics exist must not take the whole send timeout (aiokafka's send() would wait that
 # long for the metadata of a topic that does not exist, on every batch).
 METADATA_TIMEOUT_SECONDS = 5.0
@@ -213,6 +216,7 @@ class OutboxRelay:
                     published = await self.publish_batch()
                 except Exception as exc:  # noqa: BLE001 - any failure: keep rows pending, retry
                     log.warning("outbox_batch_failed", error=type(exc).__name__, detail=str(exc)[:200])
+                    BATCH_FAILURES.labels(self._schema).inc()
                     if not _database_failure(exc):
                         await self._reset_producer()  # the next attempt uses a fresh producer
                     await self._sleep(min(5.0, self._poll_seconds * 2))
@@ -381,8 +385,12 @@ class OutboxRelay:
 
         Without it the relay still polls every `poll_seconds`, so a failure here is only logged.
         """
-        if self._listener is not None and not self._listener.is_closed():
-            return
+        if self._listener is not None:
+            try:
+                if not self._listener.is_closed():
+                    return
+            except asyncpg.InterfaceError:  # the pool already took back the connection the server dropped
+                pass
         await self._unlisten()
         try:
             listener = await self._pool.acquire()
