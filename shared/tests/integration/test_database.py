@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
 import pytest
 
+from paht_shared.db import create_pool
 from paht_shared.migrations import apply_migrations
 
 SERVICES = ("intake", "routing", "notify", "media")
@@ -43,3 +45,16 @@ async def test_migrations_apply_once(admin_dsn: str, test_schema: str) -> None:
         "shared/0002_outbox_buckets.sql",
         "shared/0003_outbox_parking.sql",
     ]
+
+
+async def test_waiting_for_a_pooled_connection_is_bounded(admin_dsn: str, test_schema: str) -> None:
+    """With every connection taken (or the database unreachable) a request fails fast instead of hanging."""
+    pool = await create_pool(admin_dsn, test_schema, min_size=1, max_size=1, acquire_timeout=0.2)
+    try:
+        async with pool.acquire():
+            async with asyncio.timeout(30):  # a hang fails the test instead of blocking the run
+                with pytest.raises(TimeoutError):
+                    await pool.fetchval("SELECT 1")
+        assert await pool.fetchval("SELECT 1") == 1  # the pool is fine once a connection is free again
+    finally:
+        await pool.close()
