@@ -50,7 +50,7 @@ def test_a_declared_service_gets_processes_port_and_environment(cfg: Config) -> 
         "PORTAL_AUTH_JWKS": env["PORTAL_AUTH_JWKS"],  # checked below
     }
     assert json.loads(env["PORTAL_AUTH_JWKS"])["keys"][0]["crv"] == "Ed25519"  # staff tokens verify there too
-    assert "\"d\"" not in env["PORTAL_AUTH_JWKS"]  # the public half only, never the signing key
+    assert '"d"' not in env["PORTAL_AUTH_JWKS"]  # the public half only, never the signing key
     moved = Config.from_env({"PAHT_INFRA_DIR": str(cfg.infra), "PAHT_PORTAL_PORT": "8090", "PORTAL_X": "y"})
     assert service_env(moved, PORTAL)["PORTAL_HTTP_PORT"] == "8090"
     assert service_env(moved, PORTAL)["PORTAL_X"] == "y"  # the caller's own <NAME>_* values pass through
