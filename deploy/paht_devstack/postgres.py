@@ -129,16 +129,17 @@ def start(cfg: Config) -> None:
     print(log.read_text(errors="replace").strip().splitlines()[-1], flush=True)
 
 
-def stop(cfg: Config) -> None:
+def stop(cfg: Config, mode: str = "fast") -> None:
+    """Stop the embedded server; mode "immediate" is a crash as far as clients and recovery are concerned."""
     data = data_dir(cfg)
     if cfg.external_pg or not (data / "postmaster.pid").exists():
         return
     subprocess.run(
-        as_pg_user([str(pg_bin(cfg) / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"]),
+        as_pg_user([str(pg_bin(cfg) / "pg_ctl"), "-D", str(data), "-w", "-m", mode, "stop"]),
         check=False,
         stdout=subprocess.DEVNULL,
     )
-    say("stopped PostgreSQL")
+    say(f"stopped PostgreSQL ({mode})")
 
 
 def running(cfg: Config) -> bool:
