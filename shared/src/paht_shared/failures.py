@@ -15,6 +15,9 @@ DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
     # inbox makes the retry safe): ConnectionDoesNotExistError, ConnectionFailureError, ...
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # "connection is closed": a pooled connection the server dropped
+    # A pooled connection whose backend was terminated while it sat idle: the server's goodbye arrives
+    # unasked and the next query finds the protocol mid-operation ("cannot switch to state ...").
+    asyncpg.InternalClientError,
     # PostgreSQL stopping or restarting: fast or immediate shutdown, crash of another backend, start-up and
     # recovery, a session the server timed out
     asyncpg.AdminShutdownError,

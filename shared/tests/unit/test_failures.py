@@ -20,6 +20,7 @@ from paht_shared.failures import is_dependency_failure
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
         asyncpg.ConnectionFailureError("connection failure"),
         asyncpg.InterfaceError("cannot call Transaction.__aexit__(): the underlying connection is closed"),
+        asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
         asyncpg.TooManyConnectionsError("sorry, too many clients already"),
         asyncpg.SerializationError("could not serialize access"),
     ],
