@@ -134,7 +134,7 @@ async def test_a_consumer_stuck_on_its_mail_server_fails_its_own_readyz_only(pla
                     return False  # (re)starting: not listening yet
 
             await wait_until(notify_ready, 60)
-            devstack("stop", "notify-sink")  # the mail server notify's handler sends through
+            devstack("stop", "notify-sink")  # the mail server notify's sender hands messages to
             try:
                 report_id = await submit(http, platform["http_ports"]["intake"])
 

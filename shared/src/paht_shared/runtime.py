@@ -136,7 +136,14 @@ async def run_relay(settings: ServiceSettings, schema: str) -> None:
         await pool.close()
 
 
-async def run_consumers(settings: ServiceSettings, schema: str, subscriptions: list[Subscription]) -> None:
+async def run_consumers(
+    settings: ServiceSettings,
+    schema: str,
+    subscriptions: list[Subscription],
+    workers: Callable[[asyncpg.Pool], list[Stoppable]] | None = None,
+) -> None:
+    """The subscriptions' consumers, plus any other `workers` the service runs beside them on the same pool
+    (notify's sender); they share the process's signals, readiness and metrics."""
     pool = await open_pool(settings, schema, min_size=1, max_size=settings.db_pool_max)
     try:
         runners: list[Stoppable] = [
@@ -151,6 +158,8 @@ async def run_consumers(settings: ServiceSettings, schema: str, subscriptions: l
             )
             for sub in subscriptions
         ]
+        if workers is not None:
+            runners.extend(workers(pool))
         await run_until_signalled(runners, settings)
     finally:
         await pool.close()

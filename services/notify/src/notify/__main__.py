@@ -7,7 +7,7 @@ from pathlib import Path
 
 from notify.app import build_app
 from notify.config import Settings
-from notify.consumers import subscriptions
+from notify.consumers import senders, subscriptions
 from notify.sink import serve
 from paht_shared.runtime import run_consumers, run_http, run_relay, service_main
 
@@ -20,7 +20,9 @@ def main() -> None:
         {
             "api": lambda: run_http(build_app(settings), settings),
             "relay": lambda: asyncio.run(run_relay(settings, settings.db_schema)),
-            "consume": lambda: asyncio.run(run_consumers(settings, settings.db_schema, subscriptions(settings))),
+            "consume": lambda: asyncio.run(
+                run_consumers(settings, settings.db_schema, subscriptions(settings), workers=senders(settings))
+            ),
             "sink": lambda: asyncio.run(serve(settings.sink_host, settings.sink_port, Path(settings.sink_dir))),
         },
     )

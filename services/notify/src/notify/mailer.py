@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from email.message import EmailMessage
 from typing import Protocol
 
 
@@ -13,7 +12,9 @@ class DeliveryRejected(Exception):
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, sender: str, recipient: str, message: bytes) -> None:
+        """Hand `message` (a complete RFC 5322 message) to the mail server; returns once it accepted it."""
+        ...
 
 
 class SmtpMailer:
@@ -22,17 +23,17 @@ class SmtpMailer:
         self._port = port
         self._timeout = timeout
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, sender: str, recipient: str, message: bytes) -> None:
         # smtplib blocks: keep it off the event loop.
-        await asyncio.to_thread(self._send_blocking, message)
+        await asyncio.to_thread(self._send_blocking, sender, recipient, message)
 
-    def _send_blocking(self, message: EmailMessage) -> None:
+    def _send_blocking(self, sender: str, recipient: str, message: bytes) -> None:
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
-                smtp.send_message(message)
+                smtp.sendmail(sender, [recipient], message)
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryRejected("all recipients refused") from exc
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code >= 500:
                 raise DeliveryRejected(f"refused with {exc.smtp_code}") from exc
-            raise  # 4xx: the server asks us to come back later (an OSError: retried by the consumer)
+            raise  # 4xx: the server asks us to come back later (an OSError: a dependency failure)

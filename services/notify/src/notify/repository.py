@@ -1,4 +1,4 @@
-"""All of notify's SQL."""
+"""All of notify's SQL. Every function takes the caller's connection (and, where it says so, its transaction)."""
 
 from __future__ import annotations
 
@@ -6,33 +6,101 @@ import uuid
 
 import asyncpg
 
-from notify.domain import Delivery
+from notify.domain import Delivery, DeliveryStatus, PendingDelivery
 
 
-async def record_delivery(
-    conn: asyncpg.Connection,
-    delivery_id: uuid.UUID,
-    event_id: uuid.UUID,
-    report_id: uuid.UUID,
-    recipient: str,
-    subject: str,
-    message_id: str,
-) -> None:
+async def record_delivery(conn: asyncpg.Connection, delivery: PendingDelivery) -> None:
+    """A message to send, recorded with the event that asked for it (the sender takes it from here)."""
     await conn.execute(
-        "INSERT INTO deliveries (id, event_id, report_id, channel, recipient, subject, message_id, status) "
-        "VALUES ($1, $2, $3, 'email', $4, $5, $6, 'sent')",
-        delivery_id,
-        event_id,
-        report_id,
-        recipient,
-        subject,
-        message_id,
+        "INSERT INTO deliveries (id, event_id, correlation_id, report_id, channel, audience, agency_code, recipient, "
+        "subject, message_id, message, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        delivery.id,
+        delivery.event_id,
+        delivery.correlation_id,
+        delivery.report_id,
+        delivery.channel,
+        delivery.audience,
+        delivery.agency_code,
+        delivery.recipient,
+        delivery.subject,
+        delivery.message_id,
+        delivery.message,
+        DeliveryStatus.PENDING.value,
     )
+
+
+_CLAIMED = (
+    "id, event_id, correlation_id, report_id, channel, audience, agency_code, recipient, subject, message_id, "
+    "message, attempts"
+)
+
+
+async def claim_due(conn: asyncpg.Connection, limit: int, claim_id: uuid.UUID) -> list[PendingDelivery]:
+    """Pending deliveries whose time has come, marked `sending` under `claim_id` (in the caller's transaction).
+
+    SKIP LOCKED: several senders share the queue without taking the same row twice.
+    """
+    rows = await conn.fetch(
+        "UPDATE deliveries SET status = 'sending', claim_id = $2, claimed_at = now(), attempts = attempts + 1 "
+        "WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
+        "ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+        f"RETURNING {_CLAIMED}",
+        limit,
+        claim_id,
+    )
+    return [_pending(r) for r in rows]
+
+
+async def claimed_under(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[PendingDelivery]:
+    """The deliveries still `sending` under `claim_id` (a claim whose COMMIT answer was lost)."""
+    rows = await conn.fetch(f"SELECT {_CLAIMED} FROM deliveries WHERE status = 'sending' AND claim_id = $1", claim_id)
+    return [_pending(r) for r in rows]
+
+
+def _pending(row: asyncpg.Record) -> PendingDelivery:
+    return PendingDelivery(**{**dict(row), "message": bytes(row["message"])})
+
+
+async def mark_sent(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'sent', sent_at = now(), last_error = NULL WHERE id = $1", delivery_id
+    )
+
+
+async def release(conn: asyncpg.Connection, delivery_id: uuid.UUID, error: str, pause_seconds: float) -> None:
+    """Back to pending after the mail server was away: nothing was accepted, so sending again is safe."""
+    await conn.execute(
+        "UPDATE deliveries SET status = 'pending', claimed_at = NULL, last_error = $2, "
+        "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+        delivery_id,
+        error,
+        pause_seconds,
+    )
+
+
+async def mark_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID, error: str) -> None:
+    await conn.execute("UPDATE deliveries SET status = 'failed', last_error = $2 WHERE id = $1", delivery_id, error)
+
+
+async def mark_unknown(conn: asyncpg.Connection, delivery_id: uuid.UUID, error: str) -> None:
+    await conn.execute("UPDATE deliveries SET status = 'unknown', last_error = $2 WHERE id = $1", delivery_id, error)
+
+
+async def mark_abandoned_unknown(conn: asyncpg.Connection, older_than_seconds: float) -> list[uuid.UUID]:
+    """Rows claimed so long ago that their sender must have died mid-send: the outcome is unknown."""
+    rows = await conn.fetch(
+        "UPDATE deliveries SET status = 'unknown', last_error = 'sender stopped during the send' "
+        "WHERE status = 'sending' AND claimed_at < now() - make_interval(secs => $1) RETURNING id",
+        older_than_seconds,
+    )
+    return [r["id"] for r in rows]
 
 
 async def deliveries_of(conn: asyncpg.Connection, report_id: uuid.UUID) -> list[Delivery]:
     rows = await conn.fetch(
-        "SELECT id, channel, recipient, subject, status, sent_at FROM deliveries WHERE report_id = $1 ORDER BY sent_at",
+        "SELECT id, channel, recipient, subject, status, created_at, sent_at FROM deliveries "
+        "WHERE report_id = $1 ORDER BY created_at",
         report_id,
     )
     return [Delivery(**dict(r)) for r in rows]

@@ -1,21 +1,21 @@
-"""Notify use cases: tell the lead agency it has a new report."""
+"""Notify use cases: tell the lead agency it has a new report; show the delivery log."""
 
 from __future__ import annotations
 
 import uuid
 from email.message import EmailMessage
+from email.policy import SMTP
 
 import asyncpg
 import structlog
 
 from notify import repository
 from notify.config import Settings
-from notify.domain import Delivery
-from notify.mailer import Mailer
+from notify.domain import Delivery, PendingDelivery
 from paht_shared import outbox
 from paht_shared.contracts import NotificationSentV1, ReportStatus, ReportStatusChangedV1, topics
 from paht_shared.contracts.dispatch import Event
-from paht_shared.envelope import utc_now
+from paht_shared.envelope import Envelope, utc_now
 
 log = structlog.get_logger("notify.service")
 
@@ -57,40 +57,47 @@ def assignment_email(event: Event[ReportStatusChangedV1], recipient: str, settin
 
 
 class StatusNotifier:
-    """Handler for report.status_changed: on `assigned`, email the agency and log the delivery.
+    """Handler for report.status_changed: on `assigned`, record the agency's email for the sender.
 
-    The email goes out inside the inbox transaction: if the commit then fails, the event is redelivered and
-    the email sent again with the same Message-ID (at-least-once; the receiver can deduplicate).
+    Recording happens in the consumer's inbox transaction, so a redelivered event records nothing more;
+    the mail server is not touched here (see DeliverySender), so a commit that fails can never have sent.
     """
 
-    def __init__(self, settings: Settings, mailer: Mailer) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._mailer = mailer
 
     async def __call__(self, event: Event[ReportStatusChangedV1], conn: asyncpg.Connection) -> None:
         change = event.data
         if change.status != ReportStatus.ASSIGNED or not change.agency_email:
             return
         message = assignment_email(event, change.agency_email, self._settings)
-        delivery_id = uuid.uuid4()
-        await repository.record_delivery(
-            conn,
-            delivery_id,
-            event.event_id,
-            change.report_id,
-            change.agency_email,
-            message["Subject"],
-            str(message["Message-ID"]),
-        )
-        await self._mailer.send(message)
-        sent = NotificationSentV1(
-            delivery_id=delivery_id,
+        delivery = PendingDelivery(
+            id=uuid.uuid4(),
+            event_id=event.event_id,
+            correlation_id=event.envelope.correlation_id,
             report_id=change.report_id,
             channel="email",
             audience="agency",
             agency_code=change.agency_code,
-            sent_at=utc_now(),
+            recipient=change.agency_email,
+            subject=str(message["Subject"]),
+            message_id=str(message["Message-ID"]),
+            message=message.as_bytes(policy=SMTP),  # CRLF line ends: what SMTP servers expect on the wire
         )
-        key = str(change.report_id)
-        await outbox.add(conn, topics.NOTIFICATION_SENT, event.caused(sent, PRODUCER), key=key)
-        log.info("agency_notified", report_id=key, agency=change.agency_code)
+        await repository.record_delivery(conn, delivery)
+        log.info("agency_email_queued", report_id=str(change.report_id), agency=change.agency_code)
+
+
+async def record_sent(conn: asyncpg.Connection, delivery: PendingDelivery) -> None:
+    """The mail server accepted it: the delivery log says so and notification.sent goes out, together."""
+    await repository.mark_sent(conn, delivery.id)
+    sent = NotificationSentV1(
+        delivery_id=delivery.id,
+        report_id=delivery.report_id,
+        channel="email",
+        audience="agency",
+        agency_code=delivery.agency_code,
+        sent_at=utc_now(),
+    )
+    envelope = Envelope.of(sent, PRODUCER, delivery.correlation_id, causation_id=str(delivery.event_id))
+    await outbox.add(conn, topics.NOTIFICATION_SENT, envelope, key=str(delivery.report_id))

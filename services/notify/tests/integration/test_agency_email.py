@@ -15,12 +15,14 @@ import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 
+from notify import repository
 from notify.config import Settings
-from notify.consumers import subscriptions
-from notify.mailer import SmtpMailer
+from notify.consumers import AGENCY_EMAIL, subscriptions
+from notify.mailer import Mailer, SmtpMailer
+from notify.sender import DeliverySender
 from notify.sink import MaildirRecorder
-from paht_shared.consumer import Handler, handle_once
-from paht_shared.contracts import ReportStatus, ReportStatusChangedV1
+from paht_shared.consumer import handle_once
+from paht_shared.contracts import NotificationSentV1, ReportStatus, ReportStatusChangedV1, topics
 from paht_shared.db import create_pool
 from paht_shared.envelope import Envelope
 
@@ -33,7 +35,8 @@ def free_port() -> int:
 
 @pytest.fixture
 async def pool(admin_dsn: str, service_schema: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(admin_dsn, await service_schema("notify"))
+    # one connection: the fault test below kills it and watches the sender get a new one
+    pool = await create_pool(admin_dsn, await service_schema("notify"), min_size=1, max_size=1)
     yield pool
     await pool.close()
 
@@ -48,14 +51,14 @@ def sink(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     controller.stop()
 
 
-def status_event(status: ReportStatus) -> Envelope:
+def status_event(status: ReportStatus, title: str = "Cống bị nghẹt") -> Envelope:
     change = ReportStatusChangedV1(
         report_id=uuid.uuid4(),
         sequence=1,
         status=status,
         changed_at=datetime.now(UTC),
         tracking_code="PA-ABCD2345",
-        title="Cống bị nghẹt",
+        title=title,
         category="cap-thoat-nuoc",
         ward_code="31507",
         agency_code="CAP-NUOC",
@@ -66,44 +69,158 @@ def status_event(status: ReportStatus) -> Envelope:
     return Envelope.of(change, "routing", "c")
 
 
-def notifier(port: int, timeout: float = 5) -> Handler:
-    (subscription,) = subscriptions(Settings(), SmtpMailer("127.0.0.1", port, timeout))
-    return subscription.handle
+SETTINGS = Settings(sender_retry_backoff_seconds=0.01)
+
+
+async def record(pool: asyncpg.Pool, event: Envelope) -> bool:
+    """What the consumer does with a status event: the delivery, recorded in the inbox transaction."""
+    (subscription,) = subscriptions(SETTINGS)
+    return await handle_once(pool, AGENCY_EMAIL, event, topics.REPORT_STATUS_CHANGED, subscription.handle)
+
+
+def emails(folder: Path) -> list[mailbox.MaildirMessage]:
+    return list(mailbox.Maildir(str(folder), create=True))
 
 
 async def test_assigned_report_emails_the_agency_once(pool: asyncpg.Pool, sink: tuple[int, Path]) -> None:
-    """One email to the agency with the report's code; a redelivered event sends nothing more."""
+    """One delivery per event (a redelivery records nothing); the sender sends it once and says so on Kafka."""
     port, folder = sink
-    handle = notifier(port)
     event = status_event(ReportStatus.ASSIGNED)
-    assert await handle_once(pool, "notify.agency_email", event, "t", handle)
-    assert not await handle_once(pool, "notify.agency_email", event, "t", handle)
+    assert await record(pool, event)
+    assert not await record(pool, event)
+    assert await pool.fetchval("SELECT status FROM deliveries") == "pending"
+    assert emails(folder) == []  # recording sends nothing: the mail server is the sender's business
+
+    sender = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), SETTINGS)
+    assert await sender.send_due() == 1
+    assert await sender.send_due() == 0
     await asyncio.sleep(0.1)
-    messages = list(mailbox.Maildir(str(folder)))
-    assert len(messages) == 1
-    msg = messages[0]
+    (msg,) = emails(folder)
     assert msg["To"] == "capnuoc@paht.example"
     assert msg["X-PAHT-Report-Id"] == event.data["report_id"]
+    assert msg["Message-ID"] == f"<{event.event_id}@paht.notify>"
     subject = str(email.header.make_header(email.header.decode_header(msg["Subject"])))
     assert "PA-ABCD2345" in subject
-    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 1
-    sent = await pool.fetch("SELECT topic FROM outbox")
-    assert [r["topic"] for r in sent] == ["notification.sent.v1"]
+    row = await pool.fetchrow("SELECT status, attempts, sent_at FROM deliveries")
+    assert (row["status"], row["attempts"]) == ("sent", 1)
+    assert row["sent_at"] is not None
+    (sent,) = await pool.fetch("SELECT topic, payload FROM outbox")
+    assert sent["topic"] == "notification.sent.v1"
+    envelope = Envelope.from_bytes(bytes(sent["payload"]))
+    assert NotificationSentV1.model_validate(envelope.data).report_id == uuid.UUID(event.data["report_id"])
+    assert (envelope.causation_id, envelope.correlation_id) == (str(event.event_id), "c")
 
 
-async def test_other_statuses_send_nothing(pool: asyncpg.Pool, sink: tuple[int, Path]) -> None:
+async def test_other_statuses_send_nothing(pool: asyncpg.Pool) -> None:
     """Only `assigned` concerns the agency for now."""
+    await record(pool, status_event(ReportStatus.RECEIVED))
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
+
+
+async def test_mail_server_away_puts_the_delivery_back_and_it_goes_out_once_later(
+    pool: asyncpg.Pool, sink: tuple[int, Path]
+) -> None:
+    """A refused connection sent nothing: pending again with the reason, the sender red-flags itself; then sent once."""
     port, folder = sink
-    handle = notifier(port)
-    await handle_once(pool, "notify.agency_email", status_event(ReportStatus.RECEIVED), "t", handle)
-    assert list(mailbox.Maildir(str(folder), create=True)) == []
-    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
+    await record(pool, status_event(ReportStatus.ASSIGNED))
+    away = DeliverySender(pool, SmtpMailer("127.0.0.1", free_port(), 2), SETTINGS)
+    assert await away.send_due() == 1
+    row = await pool.fetchrow("SELECT status, attempts, last_error FROM deliveries")
+    assert dict(row) == {"status": "pending", "attempts": 1, "last_error": "ConnectionRefusedError"}
+    assert away.retrying_since is not None  # what /readyz looks at
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+    await asyncio.sleep(0.1)  # past the (tiny) pause
+    back = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), SETTINGS)
+    assert await back.send_due() == 1
+    await asyncio.sleep(0.1)
+    assert len(emails(folder)) == 1
+    assert await pool.fetchval("SELECT status FROM deliveries") == "sent"
+    assert back.retrying_since is None
 
 
-async def test_smtp_failure_rolls_back_the_delivery(pool: asyncpg.Pool) -> None:
-    """If the mail server is down nothing is recorded, so the consumer's retry sends it later."""
-    handle = notifier(free_port(), 2)
-    with pytest.raises(ConnectionRefusedError):
-        await handle_once(pool, "notify.agency_email", status_event(ReportStatus.ASSIGNED), "t", handle)
-    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
-    assert await pool.fetchval("SELECT count(*) FROM inbox") == 0
+class KillsTheDatabaseConnectionAfterSending:
+    """A mail server that accepts, and then the sender's database connection dies before it records that."""
+
+    def __init__(self, mailer: Mailer, admin_dsn: str, pid: int) -> None:
+        self._mailer = mailer
+        self._admin_dsn = admin_dsn
+        self._pid = pid
+        self.killed = False
+
+    async def send(self, sender: str, recipient: str, message: bytes) -> None:
+        await self._mailer.send(sender, recipient, message)
+        conn = await asyncpg.connect(self._admin_dsn)
+        try:
+            self.killed = bool(await conn.fetchval("SELECT pg_terminate_backend($1)", self._pid))
+        finally:
+            await conn.close()
+
+
+async def test_a_database_failure_after_the_send_does_not_send_again(
+    pool: asyncpg.Pool, sink: tuple[int, Path], admin_dsn: str
+) -> None:
+    """The mail server accepted, then the database connection died: the sender records `sent` on a new
+    connection; the message is not sent a second time (it used to be: the whole handler ran again)."""
+    port, folder = sink
+    await record(pool, status_event(ReportStatus.ASSIGNED))
+    async with pool.acquire() as conn:
+        pid = conn.get_server_pid()
+    mailer = KillsTheDatabaseConnectionAfterSending(SmtpMailer("127.0.0.1", port, 5), admin_dsn, pid)
+    sender = DeliverySender(pool, mailer, SETTINGS)
+    assert await sender.send_due() == 1
+    assert mailer.killed  # the fault happened, between the send and its record
+    async with pool.acquire() as conn:
+        assert conn.get_server_pid() != pid  # the sender had to reconnect to record the outcome
+    assert await sender.send_due() == 0
+    await asyncio.sleep(0.1)
+    assert len(emails(folder)) == 1
+    assert await pool.fetchval("SELECT status FROM deliveries") == "sent"
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_a_delivery_its_sender_abandoned_mid_send_is_never_sent_again(
+    pool: asyncpg.Pool, sink: tuple[int, Path]
+) -> None:
+    """Claimed, then the sender died (kill -9): the outcome is unknown, so it is marked `unknown`, not resent."""
+    port, folder = sink
+    await record(pool, status_event(ReportStatus.ASSIGNED))
+    async with pool.acquire() as conn, conn.transaction():
+        (claimed,) = await repository.claim_due(conn, 10, uuid.uuid4())
+    assert await pool.fetchval("SELECT status FROM deliveries") == "sending"  # and then the process died
+    survivor = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), Settings(sender_abandoned_seconds=0))
+    await survivor._expire_abandoned()
+    assert await survivor.send_due() == 0
+    row = await pool.fetchrow("SELECT id, status FROM deliveries")
+    assert (row["id"], row["status"]) == (claimed.id, "unknown")
+    assert emails(folder) == []
+
+
+async def test_a_long_message_goes_through_a_real_smtp_server(pool: asyncpg.Pool, sink: tuple[int, Path]) -> None:
+    """Over 1,000 bytes (a long Vietnamese title): sent with CRLF line ends, or aiosmtpd refuses it as one line."""
+    port, folder = sink
+    await record(pool, status_event(ReportStatus.ASSIGNED, title="Ngập úng kéo dài trên đường " * 7))
+    assert len(await pool.fetchval("SELECT message FROM deliveries")) > 1000
+    assert await DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), SETTINGS).send_due() == 1
+    assert await pool.fetchval("SELECT status FROM deliveries") == "sent"
+    await asyncio.sleep(0.1)
+    assert len(emails(folder)) == 1
+
+
+async def test_a_claim_whose_commit_answer_was_lost_is_sent_once_by_its_sender(
+    pool: asyncpg.Pool, sink: tuple[int, Path]
+) -> None:
+    """The claim committed but its answer never came back (the connection died in COMMIT): the sender looks its
+    claim up afterwards and sends what it holds, once — instead of leaving it to become `unknown`."""
+    port, folder = sink
+    await record(pool, status_event(ReportStatus.ASSIGNED))
+    sender = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), SETTINGS)
+    lost = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.claim_due(conn, 10, lost)  # committed; the sender is told nothing
+    sender._unconfirmed_claim = lost
+    assert await sender.send_due() == 1
+    assert await sender.send_due() == 0
+    await asyncio.sleep(0.1)
+    assert len(emails(folder)) == 1
+    assert await pool.fetchval("SELECT status FROM deliveries") == "sent"

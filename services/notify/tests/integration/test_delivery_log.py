@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from notify import repository
 from notify.app import build_app
 from notify.config import Settings
+from notify.domain import PendingDelivery
 from paht_shared.auth import Role, generate_signing_key, mint_token, public_jwks
 
 Client = TestClient[Any, Any]
@@ -33,9 +34,20 @@ async def client(
     schema = await service_schema("notify")
     conn = await asyncpg.connect(admin_dsn, server_settings={"search_path": schema})
     try:
-        await repository.record_delivery(
-            conn, uuid.uuid4(), uuid.uuid4(), REPORT, "sxd@paht.example", "[PAHT] Phản ánh mới", "<m@paht.notify>"
+        delivery = PendingDelivery(
+            id=uuid.uuid4(),
+            event_id=uuid.uuid4(),
+            correlation_id="c",
+            report_id=REPORT,
+            channel="email",
+            audience="agency",
+            agency_code="SXD",
+            recipient="sxd@paht.example",
+            subject="[PAHT] Phản ánh mới",
+            message_id="<m@paht.notify>",
+            message=b"Subject: x\r\n\r\nx",
         )
+        await repository.record_delivery(conn, delivery)
     finally:
         await conn.close()
     settings = Settings(database_url=admin_dsn, db_schema=schema, auth_jwks=json.dumps(public_jwks(signing_key)))

@@ -1,0 +1,155 @@
+"""The sender: takes recorded deliveries and hands each to the mail server at most once.
+
+Why a step of its own: sending inside the consumer's transaction meant that a database crash between the
+mail server's "250 accepted" and the COMMIT rolled the delivery back, the event came again, and the agency
+got the email twice. Here a delivery is first claimed (`sending`, committed), then sent, then marked `sent`
+with its notification.sent event. If the database fails after the send, the sender keeps trying to record
+it; if the sender itself dies mid-send, the row stays `sending` and is later marked `unknown` for a person
+to check — never sent again on its own. A mail server that is away (refused connection, 4xx) put nothing
+through: the delivery goes back to `pending` with a growing pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from email.utils import parseaddr
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from notify import repository
+from notify.config import Settings
+from notify.domain import DeliveryStatus, PendingDelivery
+from notify.mailer import DeliveryRejected, Mailer
+from notify.service import record_sent
+from paht_shared.failures import is_dependency_failure
+
+log = structlog.get_logger("notify.sender")
+
+OUTCOMES = Counter("paht_notify_deliveries_total", "Delivery attempts by outcome", ["channel", "outcome"])
+MAX_PAUSE_SECONDS = 300.0
+
+
+class DeliverySender:
+    """A worker of the consume process (shares its pool, signals and /readyz)."""
+
+    def __init__(self, pool: asyncpg.Pool, mailer: Mailer, settings: Settings) -> None:
+        self._pool = pool
+        self._mailer = mailer
+        self._settings = settings
+        self._sender_address = parseaddr(settings.mail_from)[1]
+        self._stopping = asyncio.Event()
+        self._next_expiry = 0.0
+        self._unconfirmed_claim: uuid.UUID | None = None  # a claim whose COMMIT did not answer
+        self.last_progress = time.monotonic()
+        # Since when the mail server has been refusing every attempt; /readyz fails once it is too long ago.
+        self.retrying_since: float | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        log.info("sender_started")
+        while not self._stopping.is_set():
+            self.last_progress = time.monotonic()
+            try:
+                await self._expire_abandoned()
+                sent = await self.send_due()
+            except Exception as exc:
+                if not is_dependency_failure(exc):
+                    raise
+                log.warning("sender_database_unavailable", error=type(exc).__name__)
+                await self._pause(1.0)
+                continue
+            if sent == 0:
+                await self._pause(self._settings.sender_poll_seconds)
+        log.info("sender_stopped")
+
+    async def send_due(self) -> int:
+        """Claim the deliveries that are due and send each; returns how many were claimed."""
+        if self._unconfirmed_claim is None:
+            self._unconfirmed_claim = uuid.uuid4()
+            async with self._pool.acquire() as conn, conn.transaction():
+                claimed = await repository.claim_due(conn, self._settings.sender_batch_size, self._unconfirmed_claim)
+        else:
+            # The last claim's COMMIT answer was lost with the connection: it may or may not have claimed rows.
+            # Any still `sending` under it were claimed by this process and not sent yet, so sending is safe.
+            async with self._pool.acquire() as conn:
+                claimed = await repository.claimed_under(conn, self._unconfirmed_claim)
+            if claimed:
+                log.info("unconfirmed_claim_recovered", deliveries=len(claimed))
+        self._unconfirmed_claim = None
+        # From here each one is `sending` in the database: whatever happens next, it is not sent twice.
+        for delivery in claimed:
+            await self._deliver(delivery)
+        return len(claimed)
+
+    async def _deliver(self, delivery: PendingDelivery) -> None:
+        try:
+            await self._mailer.send(self._sender_address, delivery.recipient, delivery.message)
+        except DeliveryRejected as exc:
+            reason = str(exc)
+            await self._record(lambda conn: repository.mark_failed(conn, delivery.id, reason))
+            self._outcome(delivery, DeliveryStatus.FAILED)
+            log.error("delivery_refused", delivery_id=str(delivery.id), report_id=str(delivery.report_id))
+            return
+        except Exception as exc:  # noqa: BLE001 - classified: the mail server away, or an outcome we cannot know
+            error = type(exc).__name__
+            if not is_dependency_failure(exc):
+                # Neither accepted nor refused for sure: do not guess, a person decides.
+                await self._record(lambda conn: repository.mark_unknown(conn, delivery.id, error))
+                self._outcome(delivery, DeliveryStatus.UNKNOWN)
+                log.error("delivery_outcome_unknown", delivery_id=str(delivery.id), error=error)
+                return
+            self.retrying_since = self.retrying_since or time.monotonic()
+            pause = min(
+                MAX_PAUSE_SECONDS, self._settings.sender_retry_backoff_seconds * 2 ** min(delivery.attempts, 10)
+            )
+            await self._record(lambda conn: repository.release(conn, delivery.id, error, pause))
+            self._outcome(delivery, DeliveryStatus.PENDING)
+            log.warning("mail_server_unavailable", delivery_id=str(delivery.id), error=error, retry_in=pause)
+            return
+        self.retrying_since = None
+        await self._record(lambda conn: record_sent(conn, delivery))
+        self._outcome(delivery, DeliveryStatus.SENT)
+        log.info("delivery_sent", delivery_id=str(delivery.id), report_id=str(delivery.report_id))
+
+    async def _record(self, change: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+        """Write what happened, waiting out a database outage: the outcome is known and must not be lost."""
+        delay = 0.5
+        while True:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    await change(conn)
+                return
+            except Exception as exc:
+                if not is_dependency_failure(exc):
+                    raise
+                self.last_progress = time.monotonic()
+                log.warning("delivery_outcome_waiting_for_database", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+
+    async def _expire_abandoned(self) -> None:
+        """Rows a dead sender left `sending` (long past any send timeout) become `unknown`."""
+        now = time.monotonic()
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + 60
+        async with self._pool.acquire() as conn:
+            abandoned = await repository.mark_abandoned_unknown(conn, self._settings.sender_abandoned_seconds)
+        for delivery_id in abandoned:
+            OUTCOMES.labels("email", DeliveryStatus.UNKNOWN.value).inc()
+            log.error("delivery_outcome_unknown", delivery_id=str(delivery_id), error="sender stopped during the send")
+
+    def _outcome(self, delivery: PendingDelivery, status: DeliveryStatus) -> None:
+        OUTCOMES.labels(delivery.channel, status.value).inc()
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
