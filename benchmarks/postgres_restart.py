@@ -108,7 +108,9 @@ async def main() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             done = await conn.fetchval(
-                "SELECT count(DISTINCT report_id) FROM notify.deliveries WHERE report_id = ANY($1::uuid[])", ids
+                "SELECT count(DISTINCT report_id) FROM notify.deliveries "
+                "WHERE report_id = ANY($1::uuid[]) AND status <> 'pending' AND status <> 'sending'",
+                ids,
             )
             if done == len(ids):
                 break
@@ -125,6 +127,11 @@ async def main() -> None:
             "agency emails (deliveries)": "SELECT report_id AS id, count(*) AS n FROM notify.deliveries "
             "WHERE report_id = ANY($1::uuid[]) GROUP BY report_id",
         }
+        statuses = await conn.fetch(
+            "SELECT status, count(*) AS n FROM notify.deliveries WHERE report_id = ANY($1::uuid[]) GROUP BY status",
+            ids,
+        )
+        print(f"{'delivery statuses':<27}: {dict(sorted((r['status'], r['n']) for r in statuses))}")
         for what, sql in checks.items():
             per_report = await count(conn, sql, ids)
             print(f"{what:<27}: {dict(sorted(per_report.items()))}  (rows per report -> reports)")
