@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -224,3 +225,37 @@ async def test_a_claim_whose_commit_answer_was_lost_is_sent_once_by_its_sender(
     await asyncio.sleep(0.1)
     assert len(emails(folder)) == 1
     assert await pool.fetchval("SELECT status FROM deliveries") == "sent"
+
+
+async def test_the_mailer_keeps_its_session_and_reconnects_when_the_server_went_away(tmp_path: Path) -> None:
+    """Two messages share one SMTP session; after the server restarts, the next message opens a new one."""
+    port = free_port()
+    sessions: list[object] = []
+
+    class CountingRecorder(MaildirRecorder):
+        async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+            self, server: object, session: Any, envelope: object, hostname: str, responses: list[str]
+        ) -> list[str]:
+            session.host_name = hostname  # a handler that takes over EHLO must say who greeted
+            sessions.append(session)
+            return responses
+
+    def start() -> Controller:
+        controller = Controller(CountingRecorder(tmp_path / "mail"), hostname="127.0.0.1", port=port)
+        controller.start()
+        return controller
+
+    mailer = SmtpMailer("127.0.0.1", port, 5)
+    message = b"Subject: x\r\nTo: a@paht.example\r\n\r\nx\r\n"
+    controller = start()
+    await mailer.send("no-reply@paht.example", "a@paht.example", message)
+    await mailer.send("no-reply@paht.example", "a@paht.example", message)
+    assert len(sessions) == 1
+    controller.stop()  # the server goes away with our session open
+    controller = start()
+    try:
+        await mailer.send("no-reply@paht.example", "a@paht.example", message)
+    finally:
+        controller.stop()
+    assert len(sessions) == 2
+    assert len(emails(tmp_path / "mail")) == 3
