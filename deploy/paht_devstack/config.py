@@ -10,7 +10,6 @@ from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_CLUSTER_ID = "5L6g3nShT-eMCtK--X86sw"  # the Apache image's default; one fixed id keeps re-formats identical
-PG_SYSTEM_USER = "pgrunner"  # initdb and postgres refuse to run as root
 
 
 def say(msg: str) -> None:

