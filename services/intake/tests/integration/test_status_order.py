@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from aiohttp.test_utils import TestClient
 
 from intake.config import Settings
@@ -39,6 +40,18 @@ def change(report: dict[str, Any], sequence: int, status: ReportStatus, at: date
     )
 
 
+def tracking_consumer(pool: asyncpg.Pool, bootstrap: str, topic: str) -> ConsumerRunner:
+    """Intake's tracking consumer, reading a topic of the test's own."""
+    return ConsumerRunner(
+        pool,
+        Subscription(TRACKING, (topic,), TRACKING_HANDLERS),
+        bootstrap,
+        group_id=f"g-{uuid.uuid4()}",
+        client_id="order-test",
+        retry_backoff_seconds=0.01,
+    )
+
+
 async def test_a_late_status_event_cannot_move_a_report_backwards(
     client: Client, intake_settings: Settings, kafka_bootstrap: str, new_topic: Callable[..., Awaitable[str]]
 ) -> None:
@@ -57,14 +70,7 @@ async def test_a_late_status_event_cannot_move_a_report_backwards(
 
     pool = await create_pool(intake_settings.database_url, intake_settings.db_schema)
     try:
-        runner = ConsumerRunner(
-            pool,
-            Subscription(TRACKING, (topic,), TRACKING_HANDLERS),
-            kafka_bootstrap,
-            group_id=f"g-{uuid.uuid4()}",
-            client_id="order-test",
-            retry_backoff_seconds=0.01,
-        )
+        runner = tracking_consumer(pool, kafka_bootstrap, topic)
 
         async def both_applied() -> bool:
             return bool(await pool.fetchval("SELECT count(*) FROM report_timeline") == 3)
@@ -98,14 +104,7 @@ async def test_a_status_change_for_an_unknown_report_or_an_unknown_type_is_dead_
     await publish(kafka_bootstrap, topic, [stranger.to_bytes(), alien.to_bytes()])
     pool = await create_pool(intake_settings.database_url, intake_settings.db_schema)
     try:
-        runner = ConsumerRunner(
-            pool,
-            Subscription(TRACKING, (topic,), TRACKING_HANDLERS),
-            kafka_bootstrap,
-            group_id=f"g-{uuid.uuid4()}",
-            client_id="order-test",
-            retry_backoff_seconds=0.01,
-        )
+        runner = tracking_consumer(pool, kafka_bootstrap, topic)
 
         async def both_dead() -> bool:
             return len(await read_all(kafka_bootstrap, f"{topic}.dlq")) == 2
