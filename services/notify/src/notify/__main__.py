@@ -1,13 +1,15 @@
-"""python -m notify api|relay|consume|sink|migrate"""
+"""python -m notify api|relay|consume|sink|deliveries|migrate"""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 from notify.app import build_app
 from notify.config import Settings
 from notify.consumers import senders, subscriptions
+from notify.operator import deliveries
 from notify.sink import serve
 from paht_shared.runtime import run_consumers, run_http, run_relay, service_main
 
@@ -24,6 +26,7 @@ def main() -> None:
                 run_consumers(settings, settings.db_schema, subscriptions(settings), workers=senders(settings))
             ),
             "sink": lambda: asyncio.run(serve(settings.sink_host, settings.sink_port, Path(settings.sink_dir))),
+            "deliveries": lambda: asyncio.run(deliveries(settings, sys.argv[2:])),
         },
     )
 

@@ -104,3 +104,23 @@ async def deliveries_of(conn: asyncpg.Connection, report_id: uuid.UUID) -> list[
         report_id,
     )
     return [Delivery(**dict(r)) for r in rows]
+
+
+async def needing_a_person(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Deliveries whose outcome a person must decide: `unknown` (maybe sent) and `failed` (refused for good)."""
+    return list(
+        await conn.fetch(
+            "SELECT id, report_id, recipient, status, last_error, attempts, created_at FROM deliveries "
+            "WHERE status IN ('unknown', 'failed') ORDER BY created_at"
+        )
+    )
+
+
+async def send_again(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> int:
+    """A person decided: these `unknown`/`failed` deliveries go out (again). Returns how many were queued."""
+    status = await conn.execute(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = NULL, claimed_at = NULL, claim_id = NULL "
+        "WHERE id = ANY($1::uuid[]) AND status IN ('unknown', 'failed')",
+        ids,
+    )
+    return int(status.split()[-1])

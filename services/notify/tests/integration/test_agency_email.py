@@ -20,6 +20,7 @@ from notify import repository
 from notify.config import Settings
 from notify.consumers import AGENCY_EMAIL, subscriptions
 from notify.mailer import Mailer, SmtpMailer
+from notify.operator import deliveries
 from notify.sender import DeliverySender
 from notify.sink import MaildirRecorder
 from paht_shared.consumer import handle_once
@@ -259,3 +260,29 @@ async def test_the_mailer_keeps_its_session_and_reconnects_when_the_server_went_
         controller.stop()
     assert len(sessions) == 2
     assert len(emails(tmp_path / "mail")) == 3
+
+
+async def test_a_person_lists_unsettled_deliveries_and_sends_one_again(
+    pool: asyncpg.Pool, sink: tuple[int, Path], admin_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m notify deliveries` shows the `unknown` one; `--resend ID` queues it, and it goes out once."""
+    port, folder = sink
+    await record(pool, status_event(ReportStatus.ASSIGNED))
+    async with pool.acquire() as conn, conn.transaction():
+        (claimed,) = await repository.claim_due(conn, 10, uuid.uuid4())  # and then the sender died
+    sender = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), Settings(sender_abandoned_seconds=0))
+    await sender._expire_abandoned()
+    settings = Settings(database_url=admin_dsn, db_schema=await pool.fetchval("SELECT current_schema()"))
+
+    await deliveries(settings, [])
+    listed = capsys.readouterr().out
+    assert f"{claimed.id}  unknown" in listed
+    await deliveries(settings, ["--resend", str(claimed.id)])
+    assert "queued 1 of 1" in capsys.readouterr().out
+    assert await sender.send_due() == 1
+    await asyncio.sleep(0.1)
+    assert len(emails(folder)) == 1
+    assert await pool.fetchval("SELECT status FROM deliveries") == "sent"
+    capsys.readouterr()  # the sender's own log lines
+    await deliveries(settings, [])
+    assert str(claimed.id) not in capsys.readouterr().out  # settled: nothing left for a person
