@@ -262,21 +262,14 @@ class OutboxRelay:
             ROWS_REFUSED.labels(self._schema, row["last_error"]).inc()
             if row["parked"]:
                 ROWS_PARKED.labels(self._schema, row["last_error"]).inc()
-                log.error(
-                    "outbox_row_parked",
-                    outbox_id=row["id"],
-                    topic=row["topic"],
-                    reason=row["last_error"],
-                    attempts=row["attempts"],
-                )
-            else:
-                log.warning(
-                    "outbox_row_refused",
-                    outbox_id=row["id"],
-                    topic=row["topic"],
-                    reason=row["last_error"],
-                    attempts=row["attempts"],
-                )
+            report = log.error if row["parked"] else log.warning
+            report(
+                "outbox_row_parked" if row["parked"] else "outbox_row_refused",
+                outbox_id=row["id"],
+                topic=row["topic"],
+                reason=row["last_error"],
+                attempts=row["attempts"],
+            )
         if sent.broker_refused:
             await self._reset_producer()
         if sent.failure is not None:

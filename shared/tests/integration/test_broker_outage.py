@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -22,15 +21,10 @@ from paht_shared import outbox
 from paht_shared.envelope import Envelope
 from paht_shared.kafka import ensure_topics
 from paht_shared.testing.kafka import read_all, wait_until
+from paht_shared.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 BROKER = "kafka-outage-test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def devstack(infra_dir: Path, *args: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,12 +15,7 @@ from paht_shared.envelope import Envelope
 from paht_shared.runtime import serve_worker_http
 from paht_shared.settings import ServiceSettings
 from paht_shared.testing.kafka import publish, read_all, running, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from paht_shared.testing.ports import free_port
 
 
 async def readyz(client: aiohttp.ClientSession, port: int) -> tuple[int, dict[str, Any]]:

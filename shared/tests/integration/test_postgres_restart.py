@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from paht_shared.outbox import OutboxRelay
 from paht_shared.runtime import DB_POOL, service_app
 from paht_shared.settings import ServiceSettings
 from paht_shared.testing.kafka import read_all, running, wait_until
+from paht_shared.testing.ports import free_port
 from paht_shared.testing.postgres import ThrowawayPostgres
 from paht_shared.web import UNAVAILABLE_MESSAGE
 
@@ -171,12 +171,6 @@ async def test_relay_and_consumer_keep_their_guarantees_across_an_immediate_post
     assert [event_id for event_id, count in effects.items() if count != 1] == [], "an event with a second effect"
     assert await read_all(kafka_bootstrap, dlq_topic(topic)) == []
     assert misclassified == [], "every failure of the restart is a dependency failure, retried"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def probe(request: web.Request) -> web.Response:

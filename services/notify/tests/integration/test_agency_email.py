@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email
 import mailbox
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -27,12 +26,7 @@ from paht_shared.consumer import handle_once
 from paht_shared.contracts import NotificationSentV1, ReportStatus, ReportStatusChangedV1, topics
 from paht_shared.db import create_pool
 from paht_shared.envelope import Envelope
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from paht_shared.testing.ports import free_port
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ initdb and postgres refuse to run as root: as root they run as the unprivileged 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,14 +19,9 @@ from types import TracebackType
 from typing import Literal
 
 from paht_shared.pg_server import as_pg_user, hand_to_pg_user, pg_bin
+from paht_shared.testing.ports import free_port
 
 StopMode = Literal["smart", "fast", "immediate"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ThrowawayPostgres:
