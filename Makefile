@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PKGS := -e shared -e services/intake -e services/routing -e services/notify -e services/media
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test stop status infra lint unit integration e2e bench bench-restart clean
+.PHONY: run test stop status infra lint unit integration e2e bench bench-wrk bench-restart clean
 
 $(INSTALLED): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: infra lint
 bench: infra
 	$(PY) deploy/devstack.py services-up
 	$(PY) benchmarks/submit_reports.py
+
+# wrk, 64 connections, each request a new report with its own Idempotency-Key: throughput, latency, and every 201 stored.
+bench-wrk: infra
+	command -v wrk || (apt-get install -y wrk || (apt-get update && apt-get install -y wrk))
+	$(PY) deploy/devstack.py services-up
+	$(PY) benchmarks/wrk_submit.py
 
 # PostgreSQL stopped in immediate mode for 5 s under 150 reports/s: nothing acknowledged is lost or doubled.
 bench-restart: infra
