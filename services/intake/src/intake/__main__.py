@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from intake.app import build_app
+from intake.app import build_app, make_vault
 from intake.config import Settings
-from intake.consumers import SUBSCRIPTIONS
+from intake.consumers import subscriptions
 from paht_shared.runtime import run_consumers, run_http, run_relay, service_main
 
 
@@ -18,7 +18,9 @@ def main() -> None:
         {
             "api": lambda: run_http(build_app(settings), settings),
             "relay": lambda: asyncio.run(run_relay(settings, settings.db_schema)),
-            "consume": lambda: asyncio.run(run_consumers(settings, settings.db_schema, SUBSCRIPTIONS)),
+            "consume": lambda: asyncio.run(
+                run_consumers(settings, settings.db_schema, subscriptions(make_vault(settings)))
+            ),
         },
     )
 

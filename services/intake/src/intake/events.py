@@ -1,4 +1,4 @@
-"""Events intake publishes, built from the contract models. No personal data: ids and non-personal fields."""
+"""Events intake publishes, built from the contract models. No personal data: ids, codes and masked text."""
 
 from __future__ import annotations
 
@@ -6,28 +6,42 @@ import uuid
 from datetime import datetime
 
 from intake.models import SubmitReport
+from intake.validation import CheckedReport
 from paht_shared.contracts import ReportSubmittedV1
-from paht_shared.logging import redact_text
 
 PRODUCER = "intake"
 
 
 def report_submitted(
-    cmd: SubmitReport, report_id: uuid.UUID, tracking_code: str, submitted_at: datetime
+    cmd: SubmitReport,
+    checked: CheckedReport,
+    report_id: uuid.UUID,
+    tracking_code: str,
+    submitted_at: datetime,
+    received_at: datetime,
+    masked_texts: tuple[str | None, str | None, str | None],
 ) -> ReportSubmittedV1:
+    """`masked_texts`: title, content and address with personal data masked (the event never carries any)."""
+    title, content, address_text = masked_texts
+    assert cmd.category is not None  # noqa: S101 - checked before we get here
+    assert title is not None  # noqa: S101 - checked before we get here
     return ReportSubmittedV1(
         report_id=report_id,
         tracking_code=tracking_code,
         channel=cmd.channel,
         category=cmd.category,
-        # Free text may hold a phone number or an email someone typed in: events never carry them.
-        title=redact_text(cmd.title),
-        ward_code=cmd.location.ward_code.zfill(5),
+        title=title,
+        content=content,
+        address_text=address_text,
+        ward_code=checked.ward_code,
+        area_code=checked.area_code,
         lat=cmd.location.lat,
         lon=cmd.location.lon,
         occurred_at=cmd.occurred_at,
         submitted_at=submitted_at,
+        received_at=received_at,
         public=cmd.public,
         anonymous=cmd.anonymous,
+        identity_shared=cmd.consent.use_personal_data and not cmd.anonymous,
         media_ids=tuple(cmd.media_ids),
     )

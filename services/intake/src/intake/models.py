@@ -1,35 +1,75 @@
-"""The citizen/app API contract: request bodies and how their errors read in Vietnamese."""
+"""The citizen/app API contract: request bodies (strict: unknown fields are refused) and responses."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from intake.domain import normalize_cccd, normalize_phone
+from intake.domain import cccd_problem, normalize_cccd, normalize_phone
 from paht_shared.contracts import Channel, ReportStatus
+from paht_shared.text import clean_name, is_person_name, normalize_text
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-CLOCK_SKEW = timedelta(minutes=10)  # phones' clocks drift; a few minutes ahead is not a lie
-_STRIP = ConfigDict(str_strip_whitespace=True, extra="ignore")
+_STRICT = ConfigDict(str_strip_whitespace=True, extra="forbid", allow_inf_nan=False)
+
+
+def _text(value: Any) -> Any:
+    """NFC, no control characters; a blank text counts as not given."""
+    if isinstance(value, str):
+        value = normalize_text(value)
+        return value or None
+    return value
+
+
+Text = Annotated[str | None, BeforeValidator(_text)]
 
 
 class Reporter(BaseModel):
-    model_config = _STRIP
+    model_config = _STRICT
 
-    full_name: str | None = Field(default=None, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    full_name: Annotated[str | None, Field(min_length=2, max_length=100)] = None
+    address: Annotated[Text, Field(max_length=500)] = None
     cccd: str | None = None
-    phone: str
-    email: EmailStr | None = None
+    phone: str | None = None
+    email: Annotated[EmailStr | None, Field(max_length=254)] = None
+
+    @field_validator("full_name", mode="before")
+    @classmethod
+    def _name_spacing(cls, value: Any) -> Any:
+        return (clean_name(value) or None) if isinstance(value, str) else value
+
+    @field_validator("full_name")
+    @classmethod
+    def _name_letters(cls, value: str | None) -> str | None:
+        if value is not None and not is_person_name(value):
+            raise PydanticCustomError("invalid_name", "invalid name")
+        return value
+
+    @field_validator("email", "phone", "cccd", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("phone")
     @classmethod
-    def _phone(cls, value: str) -> str:
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         normalized = normalize_phone(value)
         if normalized is None:
             raise PydanticCustomError("invalid_phone", "invalid phone")
@@ -37,64 +77,81 @@ class Reporter(BaseModel):
 
     @field_validator("cccd")
     @classmethod
-    def _cccd(cls, value: str | None) -> str | None:
-        if value in (None, ""):
+    def _cccd(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
             return None
-        normalized = normalize_cccd(value)
-        if normalized is None:
-            raise PydanticCustomError("invalid_cccd", "invalid cccd")
-        return normalized
+        problem = cccd_problem(value, _now(info).astimezone(VIETNAM).date())
+        if problem is not None:
+            raise PydanticCustomError(problem, "invalid cccd")
+        return normalize_cccd(value)
 
-    @field_validator("full_name", "address", "email", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if value == "" else value
+    def given(self) -> set[str]:
+        return {name for name, value in self.model_dump().items() if value is not None}
 
 
 class Location(BaseModel):
-    model_config = _STRIP
+    model_config = _STRICT
 
-    ward_code: str = Field(min_length=1, max_length=10)
-    address_text: str | None = Field(default=None, max_length=500)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    ward_code: Annotated[str | None, Field(max_length=10)] = None
+    # A ward typed by name, current or former spelling ("P. Phú Lợi"): resolved to a ward code.
+    ward_name: Annotated[Text, Field(max_length=200)] = None
+    address_text: Annotated[Text, Field(max_length=500)] = None
+    lat: Annotated[float | None, Field(ge=-90, le=90)] = None
+    lon: Annotated[float | None, Field(ge=-180, le=180)] = None
 
     @field_validator("ward_code", mode="before")
     @classmethod
     def _ward_code_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value  # refused below as the wrong type
         return str(value) if isinstance(value, int) else value
 
 
 class Consent(BaseModel):
-    use_personal_data: bool = False
-    publish: bool = False
+    model_config = _STRICT
+
+    use_personal_data: StrictBool = False  # agencies may see who reported (handling the report)
+    publish: StrictBool = False  # the report (never the reporter) may be shown to the public
 
 
 class SubmitReport(BaseModel):
-    model_config = _STRIP
+    """A citizen's report from the web form or the app. Which fields are required depends on the case
+    (domain.missing_identity); the presence rules run in validation.py, after the shapes here."""
 
-    channel: Channel = Channel.WEB
-    reporter: Reporter
-    title: str = Field(min_length=5, max_length=200)
-    category: str = Field(min_length=1, max_length=64)
-    content: str = Field(min_length=10, max_length=10000)
-    location: Location
+    model_config = _STRICT
+
+    channel: Literal[Channel.WEB, Channel.APP] = Channel.WEB
+    reporter: Reporter = Reporter()
+    title: Annotated[Text, Field(min_length=5, max_length=200)] = None
+    category: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    content: Annotated[Text, Field(min_length=20, max_length=5000)] = None
+    location: Location = Location()
     occurred_at: datetime | None = None
-    public: bool = False
-    anonymous: bool = False
+    public: StrictBool = False
+    anonymous: StrictBool = False
     consent: Consent = Consent()
-    media_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20)
+    media_ids: Annotated[list[uuid.UUID], Field(max_length=10)] = Field(default_factory=list)
 
     @field_validator("occurred_at")
     @classmethod
-    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+    def _occurred_when(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:  # a phone's local time without offset: the province's time zone
             value = value.replace(tzinfo=VIETNAM)
-        if value > datetime.now(UTC) + CLOCK_SKEW:
+        now = _now(info)
+        context = info.context or {}
+        if value > now + context["clock_skew"]:
             raise PydanticCustomError("in_future", "in the future")
+        if value < now - context["max_report_age"]:
+            raise PydanticCustomError("too_old", "too old")
         return value
+
+
+def _now(info: ValidationInfo) -> datetime:
+    context = info.context or {}
+    now: datetime = context["now"]
+    return now
 
 
 class ReportReceipt(BaseModel):
@@ -106,6 +163,40 @@ class ReportReceipt(BaseModel):
     status: ReportStatus
     status_label: str
     submitted_at: datetime
+    # The official reception time: the next office-hours moment; deadlines count from it.
+    received_at: datetime
+
+
+class Rating(StrEnum):
+    SATISFIED = "hai_long"
+    ACCEPTABLE = "chap_nhan_duoc"
+    DISSATISFIED = "khong_hai_long"
+
+    @property
+    def label(self) -> str:
+        return {"hai_long": "Hài lòng", "chap_nhan_duoc": "Chấp nhận được", "khong_hai_long": "Không hài lòng"}[
+            self.value
+        ]
+
+
+class RateAnswer(BaseModel):
+    model_config = _STRICT
+
+    rating: Rating
+    comment: Annotated[Text, Field(max_length=2000)] = None
+
+
+class ReopenReport(BaseModel):
+    model_config = _STRICT
+
+    reason: Annotated[Text, Field(min_length=10, max_length=2000)]
+
+
+class ProvideInformation(BaseModel):
+    model_config = _STRICT
+
+    text: Annotated[Text, Field(min_length=10, max_length=5000)]
+    media_ids: Annotated[list[uuid.UUID], Field(max_length=10)] = Field(default_factory=list)
 
 
 class Named(BaseModel):
@@ -116,9 +207,37 @@ class Named(BaseModel):
 class TimelineEntry(BaseModel):
     status: ReportStatus
     status_label: str
+    actor: Literal["citizen", "agency", "system"]
     agency: Named | None
     note: str | None
     at: datetime
+
+
+class InformationRequest(BaseModel):
+    question: str
+    asked_at: datetime
+    reply: str | None
+    replied_at: datetime | None
+
+
+class Answer(BaseModel):
+    text: str
+    media_ids: list[uuid.UUID]
+    agency: Named | None
+    answered_at: datetime
+    on_time: bool | None
+
+
+class GivenRating(BaseModel):
+    rating: Rating
+    label: str
+    comment: str | None
+    rated_at: datetime
+
+
+class NextAction(BaseModel):
+    action: Literal["provide_info", "rate", "reopen"]
+    until: datetime | None
 
 
 class TrackedReport(BaseModel):
@@ -127,80 +246,74 @@ class TrackedReport(BaseModel):
     id: uuid.UUID
     tracking_code: str
     title: str
+    content: str
     category: Named
+    ward: Named | None
     status: ReportStatus
     status_label: str
     agency: Named | None
     due_at: datetime | None
     submitted_at: datetime
+    received_at: datetime
     updated_at: datetime
     public: bool
     anonymous: bool
+    information_requests: list[InformationRequest]
+    answer: Answer | None
+    rating: GivenRating | None
+    next_actions: list[NextAction]
     timeline: list[TimelineEntry]
 
 
-# field -> what to tell the citizen when it is missing
-_MISSING: dict[str, str] = {
-    "title": "Vui lòng nhập tiêu đề phản ánh.",
-    "content": "Vui lòng nhập nội dung phản ánh.",
-    "category": "Vui lòng chọn chuyên mục.",
-    "location": "Vui lòng cho biết địa điểm xảy ra sự việc.",
-    "location.ward_code": "Vui lòng chọn phường/xã nơi xảy ra sự việc.",
-    "reporter": "Vui lòng nhập thông tin người phản ánh.",
-    "reporter.phone": "Vui lòng nhập số điện thoại.",
-}
+class PublicReport(BaseModel):
+    """A public report as anyone may see it: personal data masked, never the reporter."""
 
-_BY_CODE: dict[str, str] = {
-    "missing": "Thông tin này là bắt buộc.",
-    "invalid_phone": "Số điện thoại không hợp lệ (ví dụ: 0912345678 hoặc +84912345678).",
-    "invalid_cccd": "Số CCCD phải gồm đúng 12 chữ số.",
-    "invalid_email": "Địa chỉ email không hợp lệ.",
-    "too_short": "Nội dung quá ngắn.",
-    "too_long": "Nội dung quá dài.",
-    "out_of_range": "Giá trị nằm ngoài phạm vi cho phép.",
-    "unknown_category": "Chuyên mục không tồn tại. Vui lòng chọn một chuyên mục trong danh sách.",
-    "unknown_ward": "Phường/xã không thuộc địa bàn tiếp nhận.",
-    "in_future": "Thời điểm xảy ra sự việc không thể ở tương lai.",
-    "invalid_datetime": "Thời điểm không đúng định dạng (ví dụ: 2026-11-27T08:30:00+07:00).",
-    "invalid": "Giá trị không hợp lệ.",
-}
-
-_PYDANTIC_TO_CODE = {
-    "missing": "missing",
-    "string_too_short": "too_short",
-    "string_too_long": "too_long",
-    "too_long": "too_long",
-    "greater_than_equal": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "value_error": "invalid_email",  # the only plain value_error here comes from EmailStr
-    "datetime_from_date_parsing": "invalid_datetime",
-    "datetime_parsing": "invalid_datetime",
-    "datetime_type": "invalid_datetime",
-}
+    tracking_code: str
+    title: str
+    content: str
+    category: Named
+    ward: Named | None
+    area: Named | None
+    status: ReportStatus
+    status_label: str
+    agency: Named | None
+    submitted_at: datetime
+    answer: Answer | None
+    timeline: list[TimelineEntry] | None = None
 
 
-def field_error(field: str, code: str) -> dict[str, str]:
-    message = _MISSING.get(field, _BY_CODE["missing"]) if code == "missing" else _BY_CODE.get(code, _BY_CODE["invalid"])
-    return {"field": field, "code": code, "message": message}
+class PublicFilters(BaseModel):
+    """Query of the public list. `words`: folded search words (no diacritics needed)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: str | None = Field(default=None, max_length=64)
+    ward_code: str | None = Field(default=None, max_length=10)
+    status: ReportStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    words: str | None = Field(default=None, max_length=200)
+    page: int = Field(default=1, ge=1, le=10_000)
+    per_page: int = Field(default=20, ge=1, le=100)
 
 
-def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """pydantic errors as {field, code, message}; never echoes the input (it may be personal data)."""
-    errors = []
-    for err in exc.errors(include_input=False, include_url=False):
-        field = ".".join(str(p) for p in err["loc"])
-        kind = err["type"]
-        if kind in ("invalid_phone", "invalid_cccd", "in_future"):
-            code = kind
-        elif kind == "value_error" and not field.endswith("email"):
-            code = "invalid"
-        else:
-            code = _PYDANTIC_TO_CODE.get(kind, "invalid")
-        if field == "title" and code == "too_short":
-            errors.append({"field": field, "code": code, "message": "Tiêu đề cần ít nhất 5 ký tự."})
-            continue
-        if field == "content" and code == "too_short":
-            errors.append({"field": field, "code": code, "message": "Nội dung cần ít nhất 10 ký tự."})
-            continue
-        errors.append(field_error(field, code))
-    return errors
+class PublicPage(BaseModel):
+    items: list[PublicReport]
+    page: int
+    per_page: int
+    total: int
+
+
+class Share(BaseModel):
+    answered: int
+    answered_on_time: int
+    on_time_ratio: float | None
+
+
+class PublicStats(BaseModel):
+    total: int
+    by_category: list[dict[str, Any]]
+    by_ward: list[dict[str, Any]]
+    by_status: list[dict[str, Any]]
+    by_month: dict[str, int]
+    answers: Share

@@ -1,35 +1,42 @@
-"""Intake use cases: submit a report, apply a status change, show a report to its reporter."""
+"""Use cases of a submission: store a report (and its event) once, and apply routing's status changes."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 import structlog
 
 from intake import repository
-from intake.domain import hash_secret, new_tracking_code, new_tracking_secret, secret_matches
+from intake.domain import hash_secret, new_tracking_code, new_tracking_secret
 from intake.events import PRODUCER, report_submitted
-from intake.models import Named, ReportReceipt, SubmitReport, TimelineEntry, TrackedReport, field_error
-from paht_shared import outbox, reference
+from intake.models import ReportReceipt, SubmitReport
+from intake.validation import CheckedReport
+from paht_shared import outbox
+from paht_shared.calendar import OfficeCalendar
 from paht_shared.contracts import ReportStatus, ReportStatusChangedV1, topics
 from paht_shared.contracts.dispatch import Event
 from paht_shared.crypto import FieldCipher, blind_index
 from paht_shared.envelope import Envelope, utc_now
+from paht_shared.text import fold, mask_personal_data
 
 log = structlog.get_logger("intake.service")
 
 
-class InvalidReport(Exception):
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("invalid report")
-        self.errors = errors
-
-
 class IdempotencyKeyReused(Exception):
     """The key was already used for a different request body."""
+
+
+class TooManySubmissions(Exception):
+    """The phone sent its share of reports for the hour; nothing was written."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many submissions")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -44,19 +51,29 @@ class PersonalDataVault:
             column: None if value is None else self.cipher.encrypt(str(value), f"reporters.{column}:{reporter_id}")
             for column, value in values.items()
         }
-        sealed["phone_bidx"] = blind_index(self.blind_index_key, "phone", r.phone)
+        sealed["phone_bidx"] = self.phone_index(r.phone) if r.phone else None
         sealed["cccd_bidx"] = blind_index(self.blind_index_key, "cccd", r.cccd) if r.cccd else None
+        sealed["email_bidx"] = blind_index(self.blind_index_key, "email", r.email.lower()) if r.email else None
         return sealed
 
+    def phone_index(self, phone: str) -> bytes:
+        return blind_index(self.blind_index_key, "phone", phone)
 
-def check_references(cmd: SubmitReport, province_code: int) -> None:
-    errors = []
-    if reference.category(cmd.category) is None:
-        errors.append(field_error("category", "unknown_category"))
-    if cmd.location.ward_code.zfill(5) not in reference.wards(province_code):
-        errors.append(field_error("location.ward_code", "unknown_ward"))
-    if errors:
-        raise InvalidReport(errors)
+    def seal_original(self, report_id: uuid.UUID, texts: dict[str, str | None]) -> bytes:
+        """The report's texts as typed (they may hold personal data): for the reporter and entitled staff."""
+        return self.cipher.encrypt(json.dumps(texts, ensure_ascii=False), f"reports.original:{report_id}")
+
+    def open_original(self, report_id: uuid.UUID, sealed: bytes) -> dict[str, str | None]:
+        texts: dict[str, str | None] = json.loads(self.cipher.decrypt(sealed, f"reports.original:{report_id}"))
+        return texts
+
+
+@dataclass(frozen=True)
+class Reception:
+    """When a report counts as received, and how many reports one phone may send per hour."""
+
+    calendar: OfficeCalendar
+    per_phone_per_hour: int
 
 
 def request_hash(cmd: SubmitReport) -> bytes:
@@ -66,30 +83,30 @@ def request_hash(cmd: SubmitReport) -> bytes:
 async def submit_report(
     pool: asyncpg.Pool,
     vault: PersonalDataVault,
-    cmd: SubmitReport,
+    checked: CheckedReport,
     idempotency_key: str | None,
     correlation_id: str,
-    province_code: int,
+    reception: Reception,
 ) -> tuple[ReportReceipt, bool]:
     """Store the report, its reporter (encrypted) and its `report.submitted` event in one transaction.
 
     Returns (receipt, replayed): a retry with the same Idempotency-Key gets the first receipt back.
     """
-    check_references(cmd, province_code)
-    digest = request_hash(cmd)
+    digest = request_hash(checked.cmd)
     while True:
         if idempotency_key is not None:
             replay = await _replay(pool, vault, idempotency_key, digest)
             if replay is not None:
                 return replay, True
         try:
-            return await _store_new_report(pool, vault, cmd, idempotency_key, digest, correlation_id), False
+            receipt = await _store_new_report(pool, vault, checked, idempotency_key, digest, correlation_id, reception)
         except _KeyTaken:
             continue  # another request with the same key committed first: answer with its result
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != "reports_tracking_code_key":
                 raise
             continue  # a tracking-code collision (1 in 10^12): draw another
+        return receipt, False
 
 
 class _KeyTaken(Exception):
@@ -110,19 +127,29 @@ def _receipt_aad(key: str) -> str:
     return f"idempotency_keys.response:{key}"
 
 
+def masked(text: str | None, cmd: SubmitReport) -> str | None:
+    """Free text as agencies and the public see it: phones, CCCDs, emails and the reporter's name masked."""
+    if text is None:
+        return None
+    return mask_personal_data(text, names=(cmd.reporter.full_name,) if cmd.reporter.full_name else ())
+
+
 async def _store_new_report(
     pool: asyncpg.Pool,
     vault: PersonalDataVault,
-    cmd: SubmitReport,
+    checked: CheckedReport,
     idempotency_key: str | None,
     digest: bytes,
     correlation_id: str,
+    reception: Reception,
 ) -> ReportReceipt:
+    cmd = checked.cmd
     report_id = uuid.uuid4()
     reporter_id = uuid.uuid4()
     tracking_code = new_tracking_code()
     tracking_secret = new_tracking_secret()
     now = utc_now()
+    received_at = reception.calendar.reception_time(now)
     receipt = ReportReceipt(
         id=report_id,
         tracking_code=tracking_code,
@@ -130,10 +157,27 @@ async def _store_new_report(
         status=ReportStatus.SUBMITTED,
         status_label=ReportStatus.SUBMITTED.label,
         submitted_at=now,
+        received_at=received_at,
     )
-    event = Envelope.of(report_submitted(cmd, report_id, tracking_code, now), PRODUCER, correlation_id)
+    assert cmd.title is not None  # noqa: S101 - checked
+    assert cmd.content is not None  # noqa: S101 - checked
+    title, content, address_text = (
+        masked(cmd.title, cmd),
+        masked(cmd.content, cmd),
+        masked(cmd.location.address_text, cmd),
+    )
+    event = Envelope.of(
+        report_submitted(cmd, checked, report_id, tracking_code, now, received_at, (title, content, address_text)),
+        PRODUCER,
+        correlation_id,
+    )
+    sealed = vault.seal_reporter(reporter_id, cmd)
     async with pool.acquire() as conn, conn.transaction():
-        await repository.insert_reporter(conn, reporter_id, vault.seal_reporter(reporter_id, cmd))
+        if sealed["phone_bidx"] is not None:
+            sent = await repository.recent_submissions_by_phone(conn, sealed["phone_bidx"], now - timedelta(hours=1))
+            if sent >= reception.per_phone_per_hour:
+                raise TooManySubmissions(retry_after=3600)
+        await repository.insert_reporter(conn, reporter_id, sealed)
         await repository.insert_report(
             conn,
             {
@@ -142,11 +186,12 @@ async def _store_new_report(
                 "tracking_secret_hash": hash_secret(tracking_secret),
                 "channel": cmd.channel.value,
                 "reporter_id": reporter_id,
-                "title": cmd.title,
+                "title": title,
                 "category": cmd.category,
-                "content": cmd.content,
-                "ward_code": cmd.location.ward_code.zfill(5),
-                "address_text": cmd.location.address_text,
+                "content": content,
+                "ward_code": checked.ward_code,
+                "area_code": checked.area_code,
+                "address_text": address_text,
                 "lat": cmd.location.lat,
                 "lon": cmd.location.lon,
                 "occurred_at": cmd.occurred_at,
@@ -157,24 +202,33 @@ async def _store_new_report(
                 "media_ids": cmd.media_ids,
                 "status": ReportStatus.SUBMITTED.value,
                 "submitted_at": now,
+                "received_at": received_at,
                 "updated_at": now,
+                "original_enc": vault.seal_original(
+                    report_id,
+                    {"title": cmd.title, "content": cmd.content, "address_text": cmd.location.address_text},
+                ),
+                "search_text": fold(f"{title} {content} {address_text or ''}"),
             },
         )
-        await repository.add_timeline(conn, report_id, ReportStatus.SUBMITTED, 0, now)
+        await repository.add_timeline(conn, report_id, ReportStatus.SUBMITTED, 0, now, actor="system")
         if idempotency_key is not None:
-            sealed = vault.cipher.encrypt(receipt.model_dump_json(), _receipt_aad(idempotency_key))
-            if not await repository.claim_idempotency_key(conn, idempotency_key, digest, report_id, sealed):
+            sealed_receipt = vault.cipher.encrypt(receipt.model_dump_json(), _receipt_aad(idempotency_key))
+            if not await repository.claim_idempotency_key(conn, idempotency_key, digest, report_id, sealed_receipt):
                 raise _KeyTaken
         await outbox.add(conn, topics.REPORT_SUBMITTED, event, key=str(report_id))
     log.info("report_submitted", report_id=str(report_id), channel=cmd.channel.value, category=cmd.category)
     return receipt
 
 
-async def apply_status_change(event: Event[ReportStatusChangedV1], conn: asyncpg.Connection) -> None:
+async def apply_status_change(
+    event: Event[ReportStatusChangedV1], conn: asyncpg.Connection, vault: PersonalDataVault
+) -> None:
     """report.status_changed -> the tracking read model (runs inside the consumer's inbox transaction).
 
     The status moves only forward in sequence; an older change that arrives late joins the timeline at its
-    place but leaves the current status alone.
+    place but leaves the current status alone. The agency's message (the answer, a question, a reason) is
+    masked again here: intake shows it to the public, whoever produced it.
     """
     change = event.data
     current = await repository.lock_report_sequence(conn, change.report_id)
@@ -193,6 +247,21 @@ async def apply_status_change(event: Event[ReportStatusChangedV1], conn: asyncpg
         )
     else:
         log.info("late_status_change_kept_in_timeline", report_id=str(change.report_id), sequence=change.sequence)
+    names = await reporter_names(conn, vault, change.report_id) if change.message or change.note else ()
+    message = mask_personal_data(change.message, names) if change.message else None
+    if change.status == ReportStatus.ANSWERED and message and change.sequence > current:
+        await repository.set_answer(
+            conn,
+            change.report_id,
+            message,
+            change.media_ids,
+            change.agency_code,
+            change.agency_name,
+            change.changed_at,
+            fold(message),
+        )
+    if change.status == ReportStatus.NEEDS_INFO and message:
+        await repository.add_information_request(conn, change.report_id, change.sequence, message, change.changed_at)
     await repository.add_timeline(
         conn,
         change.report_id,
@@ -201,45 +270,21 @@ async def apply_status_change(event: Event[ReportStatusChangedV1], conn: asyncpg
         change.changed_at,
         change.agency_code,
         change.agency_name,
-        change.note,
+        _timeline_note(change, message, names),
     )
     log.info("report_status_changed", report_id=str(change.report_id), status=change.status.value)
 
 
-async def track_report(pool: asyncpg.Pool, tracking_code: str, secret: str) -> TrackedReport | None:
-    """What the reporter sees; None when the code is unknown or the secret does not match (same answer)."""
-    async with pool.acquire() as conn:
-        row = await repository.find_by_tracking_code(conn, tracking_code)
-        if row is None or not secret_matches(secret, row["tracking_secret_hash"]):
-            return None
-        events = await repository.timeline(conn, row["id"])
-    category = reference.category(row["category"])
-    status = ReportStatus(row["status"])
-    return TrackedReport(
-        id=row["id"],
-        tracking_code=row["tracking_code"],
-        title=row["title"],
-        category=Named(code=row["category"], name=category.name if category else row["category"]),
-        status=status,
-        status_label=status.label,
-        agency=_agency(row["agency_code"], row["agency_name"]),
-        due_at=row["due_at"],
-        submitted_at=row["submitted_at"],
-        updated_at=row["updated_at"],
-        public=row["is_public"],
-        anonymous=row["anonymous"],
-        timeline=[
-            TimelineEntry(
-                status=ReportStatus(e["status"]),
-                status_label=ReportStatus(e["status"]).label,
-                agency=_agency(e["agency_code"], e["agency_name"]),
-                note=e["note"],
-                at=e["at"],
-            )
-            for e in events
-        ],
-    )
+def _timeline_note(change: ReportStatusChangedV1, message: str | None, names: tuple[str, ...]) -> str | None:
+    """The timeline shows a rejection's reason; an answer and a question have their own places on the page."""
+    if change.status == ReportStatus.REJECTED and message:
+        return message
+    return mask_personal_data(change.note, names) if change.note else None
 
 
-def _agency(code: str | None, name: str | None) -> Named | None:
-    return Named(code=code, name=name or code) if code else None
+async def reporter_names(conn: asyncpg.Connection, vault: PersonalDataVault, report_id: uuid.UUID) -> tuple[str, ...]:
+    """The reporter's name, to mask it in texts others wrote (an answer that greets them by name)."""
+    row = await repository.reporter_of(conn, report_id)
+    if row is None or row["full_name_enc"] is None:
+        return ()
+    return (vault.cipher.decrypt(row["full_name_enc"], f"reporters.full_name:{row['id']}"),)

@@ -10,8 +10,9 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from intake.app import make_vault
 from intake.config import Settings
-from intake.consumers import TRACKING_HANDLERS
+from intake.consumers import tracking_handlers
 from paht_shared.contracts import ReportStatus, ReportStatusChangedV1
 from paht_shared.envelope import Envelope
 from paht_shared.testing import pii
@@ -103,13 +104,19 @@ async def test_client_mistakes_get_4xx_with_codes_and_store_nothing(client: Clie
     missing = pii.sample_report()
     for field in ("title", "content", "category"):
         del missing[field]
-    del missing["location"]["ward_code"]  # type: ignore[attr-defined]
+    missing["location"] = {"address_text": "gần chợ"}
     del missing["reporter"]["phone"]  # type: ignore[attr-defined]
     resp = await submit(client, body=missing)
     assert resp.status == 422
     errors = (await resp.json())["errors"]
-    assert {e["field"] for e in errors} == {"title", "content", "category", "location.ward_code", "reporter.phone"}
-    assert all(e["code"] == "missing" and e["message"] for e in errors)
+    assert {(e["field"], e["code"]) for e in errors} == {
+        ("title", "missing"),
+        ("content", "missing"),
+        ("category", "missing"),
+        ("location", "location_required"),
+        ("reporter.phone", "missing"),
+    }
+    assert all(e["message"] for e in errors)
     text = await resp.text()
     assert pii.find_leaks(text) == []
 
@@ -126,9 +133,19 @@ async def test_client_mistakes_get_4xx_with_codes_and_store_nothing(client: Clie
         ("category", "unknown_category"),
         ("location.ward_code", "unknown_ward"),
     }
-    too_big = await client.post("/api/v1/reports", data=b"x" * (intake_settings.max_body_bytes + 10))
+    too_big = await client.post(
+        "/api/v1/reports",
+        data=b"x" * (intake_settings.max_body_bytes + 10),
+        headers={"Content-Type": "application/json"},
+    )
     assert too_big.status == 413
     assert (await too_big.json())["errors"][0]["code"] == "payload_too_large"
+    form = await client.post("/api/v1/reports", data={"title": "Rác thải tồn đọng"})
+    assert form.status == 415
+    assert (await form.json())["errors"][0]["code"] == "unsupported_media_type"
+    for strange in (b"NaN", b'{"title": Infinity}', b"[" * 5000, b'{"n": ' + b"9" * 5000 + b"}", b"\xff\xfe"):
+        resp = await client.post("/api/v1/reports", data=strange, headers={"Content-Type": "application/json"})
+        assert resp.status == 400, strange[:20]
 
     conn = await asyncpg.connect(
         intake_settings.database_url, server_settings={"search_path": intake_settings.db_schema}
@@ -170,7 +187,7 @@ async def test_tracking_needs_the_secret_and_shows_status_changes(client: Client
     )
     try:
         async with conn.transaction():
-            await TRACKING_HANDLERS(event, conn)
+            await tracking_handlers(make_vault(intake_settings))(event, conn)
     finally:
         await conn.close()
     shown = await (await client.get(url.lower(), headers={"X-Tracking-Secret": created["tracking_secret"]})).json()
@@ -209,7 +226,7 @@ async def test_personal_data_typed_into_the_title_stays_out_of_the_event(
     finally:
         await conn.close()
     assert pii.find_leaks(payload) == []
-    assert "[redacted]" in Envelope.model_validate_json(payload).data["title"]
+    assert "[đã ẩn]" in Envelope.model_validate_json(payload).data["title"]
     shown = await (
         await client.get(
             f"/api/v1/reports/{created['tracking_code']}", headers={"X-Tracking-Secret": created["tracking_secret"]}

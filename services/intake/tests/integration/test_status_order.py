@@ -10,8 +10,9 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from intake.app import make_vault
 from intake.config import Settings
-from intake.consumers import TRACKING, TRACKING_HANDLERS
+from intake.consumers import TRACKING, tracking_handlers
 from paht_shared.consumer import ConsumerRunner, Subscription
 from paht_shared.contracts import ReportStatus, ReportStatusChangedV1
 from paht_shared.db import create_pool
@@ -40,11 +41,11 @@ def change(report: dict[str, Any], sequence: int, status: ReportStatus, at: date
     )
 
 
-def tracking_consumer(pool: asyncpg.Pool, bootstrap: str, topic: str) -> ConsumerRunner:
+def tracking_consumer(pool: asyncpg.Pool, bootstrap: str, topic: str, settings: Settings) -> ConsumerRunner:
     """Intake's tracking consumer, reading a topic of the test's own."""
     return ConsumerRunner(
         pool,
-        Subscription(TRACKING, (topic,), TRACKING_HANDLERS),
+        Subscription(TRACKING, (topic,), tracking_handlers(make_vault(settings))),
         bootstrap,
         group_id=f"g-{uuid.uuid4()}",
         client_id="order-test",
@@ -70,7 +71,7 @@ async def test_a_late_status_event_cannot_move_a_report_backwards(
 
     pool = await create_pool(intake_settings.database_url, intake_settings.db_schema)
     try:
-        runner = tracking_consumer(pool, kafka_bootstrap, topic)
+        runner = tracking_consumer(pool, kafka_bootstrap, topic, intake_settings)
 
         async def both_applied() -> bool:
             return bool(await pool.fetchval("SELECT count(*) FROM report_timeline") == 3)
@@ -110,7 +111,7 @@ async def test_unknown_reports_types_and_versions_are_dead_lettered_and_the_part
     await publish(kafka_bootstrap, topic, [e.to_bytes() for e in (stranger, alien, from_the_future, good)])
     pool = await create_pool(intake_settings.database_url, intake_settings.db_schema)
     try:
-        runner = tracking_consumer(pool, kafka_bootstrap, topic)
+        runner = tracking_consumer(pool, kafka_bootstrap, topic, intake_settings)
 
         async def good_one_applied() -> bool:
             return bool(await pool.fetchval("SELECT status FROM reports") == "assigned")

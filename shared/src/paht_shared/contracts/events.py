@@ -27,7 +27,7 @@ class ReportSubmittedV1(EventData):
     channel: Channel
     category: str
     title: str
-    ward_code: str
+    ward_code: str | None = None  # None when only a map point was given (routing resolves it)
     lat: float | None = None
     lon: float | None = None
     occurred_at: datetime | None = None
@@ -35,6 +35,13 @@ class ReportSubmittedV1(EventData):
     public: bool
     anonymous: bool
     media_ids: tuple[uuid.UUID, ...] = ()
+    # Added without a new version (optional, with defaults: a v1 reader of an older record still reads it).
+    received_at: datetime | None = None  # the official reception time: deadlines count from it
+    content: str | None = None  # masked like the title: what the agency reads
+    address_text: str | None = None  # masked like the title
+    area_code: str | None = None  # a former district named in the address (statistics, routing by area)
+    identity_shared: bool = False  # the reporter consented to agencies seeing who they are, and is not anonymous
+    emergency: bool = False  # only the hotline channel sets it
 
 
 class AssignedAgency(EventData):
@@ -94,6 +101,51 @@ class ReportStatusChangedV1(EventData):
     due_at: datetime | None = None
     triage: bool = False
     note: str | None = None
+    # What the agency tells the citizen with this change (the answer, the question of a request for more
+    # information, the reason of a rejection), masked by the producer; and the media it attaches.
+    message: str | None = None
+    media_ids: tuple[uuid.UUID, ...] = ()
+    reason_code: str | None = None
+
+
+class ReportRatedV1(EventData):
+    """intake -> report.citizen_actions.v1: the citizen rated the answer."""
+
+    event_type = "report.rated"
+    schema_version = 1
+
+    report_id: uuid.UUID
+    tracking_code: str
+    rating: Literal["hai_long", "chap_nhan_duoc", "khong_hai_long"]
+    comment: str | None = None  # masked
+    rated_at: datetime
+
+
+class ReportReopenedV1(EventData):
+    """intake -> report.citizen_actions.v1: the citizen reopened an answered report, within the window."""
+
+    event_type = "report.reopened"
+    schema_version = 1
+
+    report_id: uuid.UUID
+    tracking_code: str
+    reason: str  # masked
+    reopen_count: int = Field(ge=1)
+    reopened_at: datetime
+
+
+class InformationProvidedV1(EventData):
+    """intake -> report.citizen_actions.v1: the citizen answered a request for more information
+    (the deadline, paused since the request, runs again)."""
+
+    event_type = "report.information_provided"
+    schema_version = 1
+
+    report_id: uuid.UUID
+    tracking_code: str
+    text: str  # masked
+    media_ids: tuple[uuid.UUID, ...] = ()
+    provided_at: datetime
 
 
 class NotificationSentV1(EventData):
@@ -140,6 +192,9 @@ PUBLISHED: tuple[type[EventData], ...] = (
     ReportRoutedV1,
     AgencyAssignmentV1,
     ReportStatusChangedV1,
+    ReportRatedV1,
+    ReportReopenedV1,
+    InformationProvidedV1,
     NotificationSentV1,
     MediaStoredV1,
     MediaRejectedV1,

@@ -5,6 +5,9 @@ from __future__ import annotations
 REPORT_SUBMITTED = "report.submitted.v1"
 REPORT_ROUTED = "report.routed.v1"
 REPORT_STATUS_CHANGED = "report.status_changed.v1"
+# What the citizen does after submitting (rate, reopen, answer a request for information): one topic keyed
+# by report, so that a report's actions keep their order.
+REPORT_CITIZEN_ACTIONS = "report.citizen_actions.v1"
 NOTIFICATION_SENT = "notification.sent.v1"
 MEDIA_STORED = "media.stored.v1"
 MEDIA_REJECTED = "media.rejected.v1"
@@ -14,6 +17,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     REPORT_SUBMITTED,
     REPORT_ROUTED,
     REPORT_STATUS_CHANGED,
+    REPORT_CITIZEN_ACTIONS,
     NOTIFICATION_SENT,
     MEDIA_STORED,
     MEDIA_REJECTED,
