@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from paht_shared.testing.pii import sample_report
+from paht_shared.testing.pii import caller_headers, sample_report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy"))
@@ -40,12 +40,12 @@ async def submit_until_accepted(
     http: aiohttp.ClientSession, url: str, n: int, answers: collections.Counter[str], accepted: list[str]
 ) -> None:
     """One citizen: the same body and key until a 201 (or a client error, which would be a bug here)."""
-    key = str(uuid.uuid4())
-    body = sample_report(category=CATEGORIES[n % len(CATEGORIES)])
+    headers = caller_headers(n)  # the same key (and address) on every retry
+    body = sample_report(category=CATEGORIES[n % len(CATEGORIES)], caller=n)
     deadline = time.monotonic() + GIVE_UP_SECONDS
     while time.monotonic() < deadline:
         try:
-            async with http.post(url, json=body, headers={"Idempotency-Key": key}) as resp:
+            async with http.post(url, json=body, headers=headers) as resp:
                 answers[str(resp.status)] += 1
                 if resp.status == 201:
                     accepted.append((await resp.json())["id"])

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from paht_shared.testing.pii import sample_report
+from paht_shared.testing.pii import caller_headers, sample_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,9 +40,9 @@ async def submit_all(url: str, total: int, concurrency: int) -> tuple[list[float
     async def worker(http: aiohttp.ClientSession) -> None:
         while not queue.empty():
             n = queue.get_nowait()
-            body = sample_report(category=categories[n % len(categories)])
+            body = sample_report(category=categories[n % len(categories)], caller=n)
             started = time.perf_counter()
-            async with http.post(url, json=body, headers={"Idempotency-Key": str(uuid.uuid4())}) as resp:
+            async with http.post(url, json=body, headers=caller_headers(n)) as resp:
                 payload = await resp.json()
                 if resp.status != 201:
                     raise RuntimeError(f"unexpected {resp.status}: {payload}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -88,7 +87,7 @@ async def submit_and_follow(platform: dict[str, Any]) -> str:
         http.post(
             f"{intake}/api/v1/reports",
             json=pii.sample_report(category="giao-thong"),
-            headers={"Idempotency-Key": str(uuid.uuid4())},
+            headers=pii.caller_headers(2),
         ) as resp,
     ):
         assert resp.status == 201

@@ -22,8 +22,8 @@ VICTIMS = ("intake-relay", "routing-consume", "routing-relay", "intake-consume")
 
 
 async def submit(http: aiohttp.ClientSession, intake: str, n: int) -> str:
-    body = pii.sample_report(category=("giao-thong", "moi-truong", "y-te")[n % 3])
-    async with http.post(f"{intake}/api/v1/reports", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}) as resp:
+    body = pii.sample_report(category=("giao-thong", "moi-truong", "y-te")[n % 3], caller=1000 + n)
+    async with http.post(f"{intake}/api/v1/reports", json=body, headers=pii.caller_headers(1000 + n)) as resp:
         assert resp.status == 201
         return str((await resp.json())["id"])
 

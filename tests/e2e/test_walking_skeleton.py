@@ -42,9 +42,7 @@ async def test_report_is_routed_tracked_and_the_agency_emailed_once(
             categories = await resp.json()
         category = next(c["code"] for c in categories if c["code"] == "giao-thong")
         body = pii.sample_report(category=category)
-        async with http.post(
-            f"{intake}/api/v1/reports", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-        ) as resp:
+        async with http.post(f"{intake}/api/v1/reports", json=body, headers=pii.caller_headers(0)) as resp:
             assert resp.status == 201
             created = await resp.json()
         url = f"{intake}/api/v1/reports/{created['tracking_code']}"

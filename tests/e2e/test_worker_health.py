@@ -11,7 +11,6 @@ import contextlib
 import mailbox
 import os
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +54,9 @@ async def readiness(http: aiohttp.ClientSession, port: int) -> tuple[int, dict[s
 
 
 async def submit(http: aiohttp.ClientSession, intake_port: int) -> str:
-    body = pii.sample_report(category="giao-thong")
+    body = pii.sample_report(category="giao-thong", caller=1)
     async with http.post(
-        f"http://127.0.0.1:{intake_port}/api/v1/reports", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+        f"http://127.0.0.1:{intake_port}/api/v1/reports", json=body, headers=pii.caller_headers(1)
     ) as resp:
         assert resp.status == 201
         return str((await resp.json())["id"])

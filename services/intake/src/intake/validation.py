@@ -7,6 +7,7 @@ references (the category exists and is active; the place is inside the tenant's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -98,7 +99,7 @@ def pydantic_errors(exc: ValidationError) -> list[FieldError]:
     """pydantic errors as {field, code, message}; never echoes the input (it may be personal data)."""
     errors = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        field = ".".join(str(p) for p in err["loc"])
+        field = ".".join(_field_name(p) for p in err["loc"])
         kind = err["type"]
         if kind == "extra_forbidden":
             code = "field_not_allowed" if str(err["loc"][-1]) in CLIENT_MAY_NOT_SET else "unknown_field"
@@ -112,6 +113,16 @@ def pydantic_errors(exc: ValidationError) -> list[FieldError]:
             code = _PYDANTIC_TO_CODE.get(kind, "invalid")
         errors.append(field_error(field, code))
     return errors
+
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
+
+
+def _field_name(part: str | int) -> str:
+    """A path element as the error names it: an unknown key is named only if it looks like a field name
+    (a client may send anything as a key, a phone number included)."""
+    text = str(part)
+    return text if isinstance(part, int) or _IDENTIFIER.fullmatch(text) else "?"
 
 
 def check_submission(raw: dict[str, Any], tenant: TenantArea, now: datetime) -> CheckedReport:

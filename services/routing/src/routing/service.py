@@ -86,7 +86,7 @@ class ReportRouter:
         now = utc_now()
         sla = reference.category(report.category)
         due_at = answer_deadline(
-            now,
+            report.received_at or now,  # deadlines count from the official reception (intake's office calendar)
             sla.sla_working_days if sla else 10,
             await repository.holidays(conn),
             self._settings.timezone,

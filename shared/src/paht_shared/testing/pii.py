@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 import unicodedata
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -107,11 +108,17 @@ PHONE = PERSON.phone
 EMAIL = PERSON.email
 
 
-def sample_report(category: str = "moi-truong", ward_code: str = "31507") -> dict[str, object]:
-    """The contract body from the walking-skeleton issue, with this session's reporter."""
+def sample_report(
+    category: str = "moi-truong", ward_code: str = "31507", caller: int | None = None
+) -> dict[str, object]:
+    """The contract body from the walking-skeleton issue, with this session's reporter.
+
+    `caller`: the n-th simulated citizen of a load run gets a phone of its own (intake limits the reports
+    one phone may send in an hour); everything else is this session's reporter."""
+    phone = PHONE if caller is None else caller_phone(caller)
     return {
         "channel": "web",
-        "reporter": {"full_name": FULL_NAME, "address": ADDRESS, "cccd": CCCD, "phone": PHONE, "email": EMAIL},
+        "reporter": {"full_name": FULL_NAME, "address": ADDRESS, "cccd": CCCD, "phone": phone, "email": EMAIL},
         "title": "Rác thải tồn đọng trước chợ",
         "category": category,
         "content": "Rác thải tồn đọng nhiều ngày trước cổng chợ, bốc mùi hôi, ảnh hưởng người dân.",
@@ -121,6 +128,20 @@ def sample_report(category: str = "moi-truong", ward_code: str = "31507") -> dic
         "anonymous": False,
         "consent": {"use_personal_data": True, "publish": True},
         "media_ids": [],
+    }
+
+
+def caller_phone(n: int) -> str:
+    """A valid mobile number of the n-th simulated caller (039 + 7 digits; PHONE is drawn elsewhere)."""
+    return f"039{n % 10_000_000:07d}"
+
+
+def caller_headers(n: int) -> dict[str, str]:
+    """Headers of the n-th simulated citizen's submission: its own Idempotency-Key and its own address, as
+    the local proxy (a trusted one) forwards it; intake limits submissions per address."""
+    return {
+        "Idempotency-Key": str(uuid.uuid4()),
+        "X-Forwarded-For": f"10.{n // 62_500 % 250}.{n // 250 % 250}.{n % 250 + 1}",
     }
 
 
