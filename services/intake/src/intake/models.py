@@ -15,6 +15,7 @@ from pydantic import (
     EmailStr,
     Field,
     StrictBool,
+    StringConstraints,
     ValidationInfo,
     field_validator,
 )
@@ -36,17 +37,30 @@ def _text(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str | None, BeforeValidator(_text)]
+def _required_text(value: Any) -> Any:
+    """NFC, no control characters; blank stays blank (and fails the length check)."""
+    return normalize_text(value) if isinstance(value, str) else value
+
+
+# Length limits apply to the text after normalisation; a blank optional text is "not given", a blank
+# required one fails its length check.
+Title = Annotated[Annotated[str, StringConstraints(min_length=5, max_length=200)] | None, BeforeValidator(_text)]
+Content = Annotated[Annotated[str, StringConstraints(min_length=20, max_length=5000)] | None, BeforeValidator(_text)]
+ShortText = Annotated[Annotated[str, StringConstraints(min_length=1, max_length=500)] | None, BeforeValidator(_text)]
+WardName = Annotated[Annotated[str, StringConstraints(min_length=1, max_length=200)] | None, BeforeValidator(_text)]
+Comment = Annotated[Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None, BeforeValidator(_text)]
+Reason = Annotated[str, StringConstraints(min_length=10, max_length=2000), BeforeValidator(_required_text)]
+Reply = Annotated[str, StringConstraints(min_length=10, max_length=5000), BeforeValidator(_required_text)]
 
 
 class Reporter(BaseModel):
     model_config = _STRICT
 
-    full_name: Annotated[str | None, Field(min_length=2, max_length=100)] = None
-    address: Annotated[Text, Field(max_length=500)] = None
+    full_name: Annotated[str, StringConstraints(min_length=2, max_length=100)] | None = None
+    address: ShortText = None
     cccd: str | None = None
     phone: str | None = None
-    email: Annotated[EmailStr | None, Field(max_length=254)] = None
+    email: Annotated[EmailStr, Field(max_length=254)] | None = None
 
     @field_validator("full_name", mode="before")
     @classmethod
@@ -92,10 +106,10 @@ class Reporter(BaseModel):
 class Location(BaseModel):
     model_config = _STRICT
 
-    ward_code: Annotated[str | None, Field(max_length=10)] = None
+    ward_code: Annotated[str, StringConstraints(max_length=10)] | None = None
     # A ward typed by name, current or former spelling ("P. Phú Lợi"): resolved to a ward code.
-    ward_name: Annotated[Text, Field(max_length=200)] = None
-    address_text: Annotated[Text, Field(max_length=500)] = None
+    ward_name: WardName = None
+    address_text: ShortText = None
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None
     lon: Annotated[float | None, Field(ge=-180, le=180)] = None
 
@@ -122,9 +136,9 @@ class SubmitReport(BaseModel):
 
     channel: Literal[Channel.WEB, Channel.APP] = Channel.WEB
     reporter: Reporter = Reporter()
-    title: Annotated[Text, Field(min_length=5, max_length=200)] = None
-    category: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    content: Annotated[Text, Field(min_length=20, max_length=5000)] = None
+    title: Title = None
+    category: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    content: Content = None
     location: Location = Location()
     occurred_at: datetime | None = None
     public: StrictBool = False
@@ -183,19 +197,19 @@ class RateAnswer(BaseModel):
     model_config = _STRICT
 
     rating: Rating
-    comment: Annotated[Text, Field(max_length=2000)] = None
+    comment: Comment = None
 
 
 class ReopenReport(BaseModel):
     model_config = _STRICT
 
-    reason: Annotated[Text, Field(min_length=10, max_length=2000)]
+    reason: Reason
 
 
 class ProvideInformation(BaseModel):
     model_config = _STRICT
 
-    text: Annotated[Text, Field(min_length=10, max_length=5000)]
+    text: Reply
     media_ids: Annotated[list[uuid.UUID], Field(max_length=10)] = Field(default_factory=list)
 
 
