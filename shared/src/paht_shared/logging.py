@@ -7,12 +7,13 @@ and any string that looks like a phone number, a 12-digit CCCD or an email is ma
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+
+from paht_shared.text import mask_personal_data
 
 REDACTED = "[redacted]"
 
@@ -37,16 +38,13 @@ PERSONAL_FIELDS = frozenset(
     }
 )
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# 12-digit CCCD, and Vietnamese phones: 0 + 9-10 digits or +84/84 + 9 digits, with common separators.
-_CCCD = re.compile(r"(?<!\d)\d{12}(?!\d)")
-_PHONE = re.compile(r"(?<![\w])(?:\+?84|0)(?:[\s.\-]?\d){9,10}(?!\d)")
-
 
 def redact_text(text: str) -> str:
-    text = _EMAIL.sub(REDACTED, text)
-    text = _CCCD.sub(REDACTED, text)
-    return _PHONE.sub(REDACTED, text)
+    """Mask emails, phones and CCCD/CMND numbers with the patterns of `paht_shared.text`.
+
+    The same patterns mask citizens' free text, so a log line and a published report hide the same things.
+    """
+    return mask_personal_data(text, mask=REDACTED)
 
 
 def _redact(value: Any, key: str | None = None) -> Any:
