@@ -33,6 +33,9 @@ function init(args)
    -- `id` was set by setup() in this thread's Lua state before init() runs
    math.randomseed(os.time() + id * 7919)
    statuses = {}
+   -- where this run's phone numbers start: intake limits the reports one phone may send in an hour, and
+   -- runs follow each other within minutes
+   phone_base = math.random(0, 9999999)
 end
 
 local function pick(list, n)
@@ -45,7 +48,7 @@ function request()
    counter = counter + 1
    local n = counter
    local name = pick(family, n) .. " " .. pick(middle, math.floor(n / 13)) .. " " .. pick(given, math.floor(n / 7))
-   local phone = pick(mobile_prefixes, id - 1) .. string.format("%07d", n % 10000000)
+   local phone = pick(mobile_prefixes, id - 1) .. string.format("%07d", (phone_base + n) % 10000000)
    local cccd = "094085" .. string.format("%d%05d", id % 10, n % 100000)
    local email = string.format("bench.t%d.n%d@example.vn", id, n)
    local body = '{"channel":"web",'
