@@ -175,3 +175,27 @@ async def test_wrong_secrets_lock_the_code_for_a_while(client: Client, intake_se
         assert await conn.fetchval("SELECT failures FROM tracking_failures WHERE tracking_code = 'PA-ZZZZZZZZ'") == 1
     finally:
         await conn.close()
+
+
+async def test_anonymous_report_with_only_a_phone(client: Client, intake_settings: Settings) -> None:
+    """Anonymous, only a phone: accepted; the event says the identity is not shared and carries none; the
+    public view shows the report and nothing of the reporter; the phone is stored only encrypted."""
+    body = pii.sample_report()
+    body["anonymous"] = True
+    body["reporter"] = {"phone": pii.PHONE}
+    created = await submitted(client, body)
+    [event] = await outbox_events(intake_settings, topics.REPORT_SUBMITTED)
+    assert event.data["anonymous"] is True
+    assert event.data["identity_shared"] is False
+    assert pii.find_leaks(event.to_bytes().decode()) == []
+    shown = await client.get(f"/api/v1/public/reports/{created['tracking_code']}")
+    assert shown.status == 200
+    assert pii.find_leaks(await shown.text()) == []
+    conn = await connect(intake_settings)
+    try:
+        reporter = await conn.fetchrow("SELECT * FROM reporters")
+    finally:
+        await conn.close()
+    assert reporter["full_name_enc"] is None
+    assert reporter["cccd_enc"] is None
+    assert pii.PHONE[1:] not in bytes(reporter["phone_enc"]).decode("latin-1")

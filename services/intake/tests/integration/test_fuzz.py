@@ -8,6 +8,7 @@ import copy
 import json
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from typing import Any
@@ -118,3 +119,45 @@ async def test_no_body_gets_a_5xx_or_an_echo(client: Client) -> None:
     # the generator reached both sides: accepted reports and refusals
     assert answered.get(201, 0) > 0
     assert answered.get(422, 0) > 0
+
+
+async def test_no_query_or_citizen_action_gets_a_5xx(client: Client) -> None:
+    """Generated query strings on the public list and stats, and generated bodies on rating, reopening and
+    information replies (with a real code and secret): only client answers."""
+    created = await (await client.post("/api/v1/reports", json=pii.sample_report())).json()
+    base = str(client.make_url(""))
+    secret = {"X-Tracking-Secret": created["tracking_secret"]}
+
+    def get(path: str) -> int:
+        try:
+            with urllib.request.urlopen(base.rstrip("/") + path, timeout=30) as resp:  # noqa: S310 - loopback
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    params = st.sampled_from(["category", "ward_code", "status", "since", "until", "q", "page", "per_page", "x"])
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(query=st.dictionaries(params, st.text(max_size=40), max_size=4), stats=st.booleans())
+    def queries(query: dict[str, str], stats: bool) -> None:
+        path = "/api/v1/public/stats" if stats else "/api/v1/public/reports"
+        assert get(f"{path}?{urllib.parse.urlencode(query)}") in {200, 400, 422}
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(action=st.sampled_from(["rating", "reopen", "information"]), body=json_values)
+    def actions(action: str, body: Any) -> None:
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{base.rstrip('/')}/api/v1/reports/{created['tracking_code']}/{action}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", **secret},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - loopback
+                status, text = resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read().decode()
+        check_answer(status, text, body)
+
+    await asyncio.to_thread(queries)
+    await asyncio.to_thread(actions)
