@@ -17,6 +17,17 @@ class Settings(ServiceSettings):
     office_close_hour: int = 17
     # Where unmatched reports go (the 1022 coordinator's triage queue).
     coordinator_agency: str = "VP-UBND"
+    # Deadlines (paht_shared.calendar): working days per category, counted on the province's calendar within
+    # office hours; urgent reports get fewer days; emergencies (hotline) are counted in clock hours.
+    office_hours: str = "07:00-11:30,13:30-17:00"
+    extra_days_off: str = ""
+    extra_working_days: str = ""
+    urgent_working_days: int = 2
+    emergency_hours: int = 4
+    # The deadline watch: how often it looks, and how close to the deadline an agency is reminded.
+    deadline_check_seconds: float = 30.0
+    due_soon_working_days: int = 1
+    max_extension_working_days: int = 15
     # Agency queue topics routing creates when it loads agencies (a production cluster: replication 3).
     kafka_partitions: int = 6
     kafka_replication: int = 1
