@@ -148,6 +148,25 @@ class InformationProvidedV1(EventData):
     provided_at: datetime
 
 
+class ReportDeadlineV1(EventData):
+    """routing -> report.deadlines.v1: an agency's answer is due within a working day, or overdue (the
+    coordinator is told too: `escalated_to`)."""
+
+    event_type = "report.deadline"
+    schema_version = 1
+
+    report_id: uuid.UUID
+    tracking_code: str
+    category: str
+    kind: Literal["due_soon", "overdue"]
+    agency_code: str
+    agency_name: str
+    agency_email: str | None = None
+    due_at: datetime
+    escalated_to: str | None = None
+    at: datetime
+
+
 class NotificationSentV1(EventData):
     """notify -> notification.sent.v1: a message went out (never its recipient's address)."""
 
@@ -195,6 +214,7 @@ PUBLISHED: tuple[type[EventData], ...] = (
     ReportRatedV1,
     ReportReopenedV1,
     InformationProvidedV1,
+    ReportDeadlineV1,
     NotificationSentV1,
     MediaStoredV1,
     MediaRejectedV1,

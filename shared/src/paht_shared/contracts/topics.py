@@ -8,6 +8,8 @@ REPORT_STATUS_CHANGED = "report.status_changed.v1"
 # What the citizen does after submitting (rate, reopen, answer a request for information): one topic keyed
 # by report, so that a report's actions keep their order.
 REPORT_CITIZEN_ACTIONS = "report.citizen_actions.v1"
+# Deadlines close to or past (the agency is reminded, the coordinator sees the overdue ones).
+REPORT_DEADLINES = "report.deadlines.v1"
 NOTIFICATION_SENT = "notification.sent.v1"
 MEDIA_STORED = "media.stored.v1"
 MEDIA_REJECTED = "media.rejected.v1"
@@ -18,6 +20,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     REPORT_ROUTED,
     REPORT_STATUS_CHANGED,
     REPORT_CITIZEN_ACTIONS,
+    REPORT_DEADLINES,
     NOTIFICATION_SENT,
     MEDIA_STORED,
     MEDIA_REJECTED,
