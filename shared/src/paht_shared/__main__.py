@@ -8,6 +8,9 @@ python -m paht_shared outbox parked --dsn DSN --schema SCHEMA
     the outbox rows set aside after Kafka refused them too often: id, topic, attempts, reason, parked_at
 python -m paht_shared outbox retry --dsn DSN --schema SCHEMA (--id N [N ...] | --all)
     unpark them once the cause is fixed (topic created, size limit raised): the relays publish them again
+python -m paht_shared audit verify --dsn DSN --schema SCHEMA
+    recompute the schema's audit-log hash chain: rows checked and the head (note it: truncation leaves a
+    shorter chain that still verifies), or the first broken row and why; exits 1 when the chain is broken
 python -m paht_shared new-signing-key --out PATH [--kid KID]
     a new Ed25519 staff-token signing key (private JWK, mode 0600) and, beside it, <stem>.jwks.json:
     the public JWKS a service's <PREFIX>_AUTH_JWKS points at
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import asyncpg
 
+from paht_shared import audit
 from paht_shared.auth import Role, mint_token, write_signing_key
 from paht_shared.db import create_pool
 from paht_shared.dlq import replay_dead_letters
@@ -77,6 +81,20 @@ async def retry_parked(args: argparse.Namespace) -> None:
     print(f"unparked {count} outbox row(s) in {args.schema}; the relays publish them again")
 
 
+async def verify_audit_log(args: argparse.Namespace) -> None:
+    conn = await asyncpg.connect(args.dsn, server_settings={"search_path": args.schema})
+    try:
+        check = await audit.verify(conn)
+    finally:
+        await conn.close()
+    if not check.ok:
+        broken = f"BROKEN at id {check.first_broken_id}: {check.reason}"
+        print(f"audit_log of {args.schema}: {broken} ({check.rows} row(s) checked)")
+        sys.exit(1)
+    head = f"head id {check.head_id}, hash {check.head_hash.hex()}" if check.head_hash else "empty"
+    print(f"audit_log of {args.schema}: {check.rows} row(s) checked, OK ({head})")
+
+
 def new_signing_key(args: argparse.Namespace) -> None:
     out = Path(args.out)
     try:
@@ -122,6 +140,13 @@ def main() -> None:
     which.add_argument("--all", action="store_true", help="every parked row of the schema")
     parked_cmd.set_defaults(run=lambda a: asyncio.run(list_parked(a)))
     retry_cmd.set_defaults(run=lambda a: asyncio.run(retry_parked(a)))
+
+    audit_cmd = commands.add_parser("audit", help="the audit log's hash chain")
+    audit_commands = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    verify_cmd = audit_commands.add_parser("verify", help="recompute a schema's chain; exit 1 when broken")
+    verify_cmd.add_argument("--dsn", required=True)
+    verify_cmd.add_argument("--schema", required=True)
+    verify_cmd.set_defaults(run=lambda a: asyncio.run(verify_audit_log(a)))
 
     key_cmd = commands.add_parser("new-signing-key", help="a new Ed25519 token signing key and its public JWKS")
     key_cmd.add_argument("--out", required=True, help="where the private JWK goes (mode 0600)")
