@@ -8,6 +8,7 @@ from paht_shared.runtime import run_consumers, run_http, run_relay, service_main
 from routing.app import build_app
 from routing.config import Settings
 from routing.consumers import subscriptions
+from routing.deadlines import deadline_watch
 from routing.service import load_reference_data
 
 
@@ -19,7 +20,9 @@ def main() -> None:
         {
             "api": lambda: run_http(build_app(settings), settings),
             "relay": lambda: asyncio.run(run_relay(settings, settings.db_schema)),
-            "consume": lambda: asyncio.run(run_consumers(settings, settings.db_schema, subscriptions(settings))),
+            "consume": lambda: asyncio.run(
+                run_consumers(settings, settings.db_schema, subscriptions(settings), workers=deadline_watch(settings))
+            ),
             "load-reference": lambda: asyncio.run(load_reference_data(settings)),
         },
     )

@@ -7,10 +7,13 @@ from aiohttp import web
 from paht_shared.runtime import service_app
 from routing import handlers
 from routing.config import Settings
+from routing.service import workflow_of
+from routing.work_handlers import add_work_routes
 
 
 def build_app(settings: Settings) -> web.Application:
     app = service_app(settings)
     app.router.add_get("/api/v1/agencies", handlers.list_agencies)
     app.router.add_get("/api/v1/agencies/{code}/assignments", handlers.agency_assignments)
+    add_work_routes(app, workflow_of(settings))
     return app

@@ -10,14 +10,20 @@ import asyncpg
 import structlog
 import yaml
 
-from paht_shared import outbox, reference
-from paht_shared.contracts import ReportStatus, ReportSubmittedV1, topics
+from paht_shared.calendar import OfficeCalendar
+from paht_shared.contracts import (
+    InformationProvidedV1,
+    ReportRatedV1,
+    ReportReopenedV1,
+    ReportSubmittedV1,
+    topics,
+)
 from paht_shared.contracts.dispatch import Event
-from paht_shared.envelope import utc_now
 from paht_shared.kafka import ensure_topics
-from routing import events, repository
+from routing import repository
 from routing.config import Settings
-from routing.domain import Agency, AssignmentView, answer_deadline
+from routing.domain import Agency, AssignmentView, Deadlines
+from routing.work import Cause, Workflow
 
 log = structlog.get_logger("routing.service")
 
@@ -69,53 +75,47 @@ async def assignments_of(pool: asyncpg.Pool, agency_code: str, limit: int) -> li
         return await repository.assignments_of(conn, agency_code, limit)
 
 
+def workflow_of(settings: Settings) -> Workflow:
+    calendar = OfficeCalendar.from_settings(
+        office_hours=settings.office_hours,
+        extra_days_off=settings.extra_days_off,
+        extra_working_days=settings.extra_working_days,
+    )
+    return Workflow(
+        deadlines=Deadlines(calendar, settings.urgent_working_days, settings.emergency_hours),
+        coordinator=settings.coordinator_agency,
+        max_extension_days=settings.max_extension_working_days,
+    )
+
+
 class ReportRouter:
     """Handler for report.submitted: one assignment and its events, in the consumer's inbox transaction."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, workflow: Workflow) -> None:
+        self._workflow = workflow
 
     async def __call__(self, event: Event[ReportSubmittedV1], conn: asyncpg.Connection) -> None:
-        report = event.data
-        agency = await repository.find_lead_agency(conn, report.category, report.ward_code)
-        triage = agency is None
-        if agency is None:
-            agency = await repository.find_agency(conn, self._settings.coordinator_agency)
-            if agency is None:
-                raise LookupError("coordinator agency missing from reference data")
-        now = utc_now()
-        sla = reference.category(report.category)
-        due_at = answer_deadline(
-            report.received_at or now,  # deadlines count from the official reception (intake's office calendar)
-            sla.sla_working_days if sla else 10,
-            await repository.holidays(conn),
-            self._settings.timezone,
-            self._settings.office_close_hour,
-        )
-        sequence = 1  # the report's first status change
-        inserted = await repository.insert_assignment(
-            conn,
-            {
-                "report_id": report.report_id,
-                "agency_code": agency.code,
-                "category": report.category,
-                "ward_code": report.ward_code,
-                "title": report.title,
-                "triage": triage,
-                "status": ReportStatus.ASSIGNED.value,
-                "status_sequence": sequence,
-                "assigned_at": now,
-                "due_at": due_at,
-            },
-        )
-        if not inserted:
-            log.info("report_already_assigned", report_id=str(report.report_id))
-            return
-        key = str(report.report_id)
-        routed = events.report_routed(report, agency, due_at, triage, now)
-        status = events.status_changed(report, sequence, ReportStatus.ASSIGNED, agency, due_at, triage, now)
-        queued = events.agency_assignment(report, agency, due_at, triage, now)
-        await outbox.add(conn, topics.REPORT_ROUTED, event.caused(routed, events.PRODUCER), key)
-        await outbox.add(conn, topics.REPORT_STATUS_CHANGED, event.caused(status, events.PRODUCER), key)
-        await outbox.add(conn, topics.agency_inbox(agency.code), event.caused(queued, events.PRODUCER), key)
-        log.info("report_assigned", report_id=key, agency=agency.code, triage=triage)
+        cause = Cause(event.envelope.correlation_id, str(event.envelope.event_id))
+        await self._workflow.assign_submitted(conn, event.data, cause)
+
+
+class CitizenActions:
+    """Handlers for report.citizen_actions: the citizen's reply resumes the clock, a reopening sends the
+    report back to its agency, a rating closes it."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self._workflow = workflow
+
+    async def information_provided(self, event: Event[InformationProvidedV1], conn: asyncpg.Connection) -> None:
+        await self._workflow.information_provided(conn, event.data.report_id, _cause(event))
+
+    async def reopened(self, event: Event[ReportReopenedV1], conn: asyncpg.Connection) -> None:
+        await self._workflow.reopened(conn, event.data.report_id, event.data.reason, _cause(event))
+
+    async def rated(self, event: Event[ReportRatedV1], conn: asyncpg.Connection) -> None:
+        labels = {"hai_long": "Hài lòng", "chap_nhan_duoc": "Chấp nhận được", "khong_hai_long": "Không hài lòng"}
+        await self._workflow.rated(conn, event.data.report_id, labels[event.data.rating], _cause(event))
+
+
+def _cause(event: Event[Any]) -> Cause:
+    return Cause(event.envelope.correlation_id, str(event.envelope.event_id))
