@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from intake import handlers
+from intake import handlers, staff_handlers
 from intake.app_keys import CITIZEN_POLICY, RECEPTION, SETTINGS, SUBMISSION_LIMITER, TENANT, VAULT
 from intake.config import Settings
 from intake.limits import AddressLimiter
@@ -71,4 +71,5 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/v1/public/reports", handlers.list_public_reports)
     app.router.add_get("/api/v1/public/reports/{tracking_code}", handlers.get_public_report)
     app.router.add_get("/api/v1/public/stats", handlers.get_public_stats)
+    staff_handlers.add_staff_routes(app)
     return app
