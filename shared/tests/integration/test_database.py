@@ -44,6 +44,7 @@ async def test_migrations_apply_once(admin_dsn: str, test_schema: str) -> None:
         "shared/0001_outbox_inbox.sql",
         "shared/0002_outbox_buckets.sql",
         "shared/0003_outbox_parking.sql",
+        "shared/0004_audit_log.sql",
     ]
 
 

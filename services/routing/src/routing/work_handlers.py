@@ -185,6 +185,25 @@ def _staff(request: web.Request) -> Actor:
     return actor_of(require_staff(request, Role.OFFICER, Role.COORDINATOR, Role.ADMIN))
 
 
+async def _staff_on_report(request: web.Request) -> Actor:
+    """The caller, once we know they may see the report: an officer of another agency gets the 404 before
+    anything about their request body is said."""
+    actor = _staff(request)
+    async with request.app[DB_POOL].acquire() as conn:
+        a = await repository.get_assignment(conn, _report_id(request))
+    if a is None or not may_see(a, actor):
+        raise ReportNotFound
+    return actor
+
+
+async def _coordinator_on_report(request: web.Request) -> Actor:
+    actor = _coordinator(request)
+    async with request.app[DB_POOL].acquire() as conn:
+        if await repository.get_assignment(conn, _report_id(request)) is None:
+            raise ReportNotFound
+    return actor
+
+
 def _coordinator(request: web.Request) -> Actor:
     return actor_of(require_staff(request, Role.COORDINATOR, Role.ADMIN))
 
@@ -241,26 +260,26 @@ async def _act(request: web.Request, action: Callable[..., Awaitable[Assignment]
 
 @guarded
 async def accept(request: web.Request) -> web.Response:
-    return await _act(request, request.app[WORKFLOW].accept, _staff(request), _cause(request))
+    return await _act(request, request.app[WORKFLOW].accept, await _staff_on_report(request), _cause(request))
 
 
 @guarded
 async def return_report(request: web.Request) -> web.Response:
-    actor = _staff(request)
+    actor = await _staff_on_report(request)
     body = await _body(request, ReturnBody)
     return await _act(request, request.app[WORKFLOW].return_report, actor, body.reason, _cause(request))
 
 
 @guarded
 async def request_information(request: web.Request) -> web.Response:
-    actor = _staff(request)
+    actor = await _staff_on_report(request)
     body = await _body(request, QuestionBody)
     return await _act(request, request.app[WORKFLOW].request_information, actor, body.question, _cause(request))
 
 
 @guarded
 async def request_extension(request: web.Request) -> web.Response:
-    actor = _staff(request)
+    actor = await _staff_on_report(request)
     body = await _body(request, ExtensionBody)
     workflow = request.app[WORKFLOW]
     return await _act(request, workflow.request_extension, actor, body.days, body.reason, _cause(request))
@@ -268,28 +287,28 @@ async def request_extension(request: web.Request) -> web.Response:
 
 @guarded
 async def post_update(request: web.Request) -> web.Response:
-    actor = _staff(request)
+    actor = await _staff_on_report(request)
     body = await _body(request, TextBody)
     return await _act(request, request.app[WORKFLOW].post_update, actor, body.text, _cause(request))
 
 
 @guarded
 async def contribute(request: web.Request) -> web.Response:
-    actor = _staff(request)
+    actor = await _staff_on_report(request)
     body = await _body(request, TextBody)
     return await _act(request, request.app[WORKFLOW].contribute, actor, body.text)
 
 
 @guarded
 async def answer(request: web.Request) -> web.Response:
-    actor = _staff(request)
+    actor = await _staff_on_report(request)
     body = await _body(request, AnswerBody)
     return await _act(request, request.app[WORKFLOW].answer, actor, body.text, body.media_ids, _cause(request))
 
 
 @guarded
 async def reject(request: web.Request) -> web.Response:
-    actor = _staff(request)
+    actor = await _staff_on_report(request)
     body = await _body(request, RejectBody)
     return await _act(request, request.app[WORKFLOW].reject, actor, body.reason_code, body.note, _cause(request))
 
@@ -332,7 +351,7 @@ async def load(request: web.Request) -> web.Response:
 
 @guarded
 async def reassign(request: web.Request) -> web.Response:
-    actor = _coordinator(request)
+    actor = await _coordinator_on_report(request)
     body = await _body(request, ReassignBody)
     workflow = request.app[WORKFLOW]
     codes = [c.upper() for c in body.co_agencies]
@@ -341,7 +360,7 @@ async def reassign(request: web.Request) -> web.Response:
 
 @guarded
 async def merge(request: web.Request) -> web.Response:
-    actor = _coordinator(request)
+    actor = await _coordinator_on_report(request)
     body = await _body(request, MergeBody)
     workflow = request.app[WORKFLOW]
     updated = await workflow.merge(request.app[DB_POOL], _report_id(request), body.into, actor, _cause(request))
@@ -350,7 +369,7 @@ async def merge(request: web.Request) -> web.Response:
 
 @guarded
 async def decide_extension(request: web.Request) -> web.Response:
-    actor = _coordinator(request)
+    actor = await _coordinator_on_report(request)
     body = await _body(request, DecisionBody)
     return await _act(request, request.app[WORKFLOW].decide_extension, actor, body.approve, _cause(request))
 
