@@ -67,6 +67,12 @@ def intake_env(cfg: Config) -> dict[str, str]:
     }
 
 
+def routing_env(cfg: Config) -> dict[str, str]:
+    # Routing owns the staff accounts and signs their tokens (login); every service verifies them with the
+    # public half (auth_env).
+    return {"ROUTING_AUTH_SIGNING_KEY": dev_secret(cfg, "auth_signing_key")}
+
+
 def notify_env(cfg: Config) -> dict[str, str]:
     return {
         "NOTIFY_SMTP_HOST": "127.0.0.1",
@@ -95,7 +101,9 @@ def agency_topics(cfg: Config) -> list[str]:
 # The order decides the worker ports: PAHT_WORKER_PORT_BASE, +1, ... for each relay/consume process in turn.
 SERVICES: tuple[Service, ...] = (
     Service("intake", 8081, ("api", "relay", "consume"), env=intake_env),
-    Service("routing", 8083, ("api", "relay", "consume"), topics=agency_topics, setup=("load-reference",)),
+    Service(
+        "routing", 8083, ("api", "relay", "consume"), env=routing_env, topics=agency_topics, setup=("load-reference",)
+    ),
     Service("notify", 8084, ("api", "relay", "consume", "sink"), env=notify_env),
     Service("media", 8082, ("api",), env=media_env),
 )

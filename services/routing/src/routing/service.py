@@ -1,14 +1,11 @@
-"""Routing use cases: load reference data, assign a submitted report to its lead agency."""
+"""Routing use cases: the agency list and queues, and the event handlers that drive the workflow (work.py)."""
 
 from __future__ import annotations
 
-from datetime import date
-from importlib import resources
 from typing import Any
 
 import asyncpg
 import structlog
-import yaml
 
 from paht_shared.calendar import OfficeCalendar
 from paht_shared.contracts import (
@@ -16,50 +13,14 @@ from paht_shared.contracts import (
     ReportRatedV1,
     ReportReopenedV1,
     ReportSubmittedV1,
-    topics,
 )
 from paht_shared.contracts.dispatch import Event
-from paht_shared.kafka import ensure_topics
 from routing import repository
 from routing.config import Settings
 from routing.domain import Agency, AssignmentView, Deadlines
 from routing.work import Cause, Workflow
 
 log = structlog.get_logger("routing.service")
-
-
-def reference_file() -> dict[str, Any]:
-    return dict(yaml.safe_load((resources.files("routing") / "data" / "agencies.yaml").read_text(encoding="utf-8")))
-
-
-async def load_reference_data(settings: Settings, data: dict[str, Any] | None = None) -> None:
-    """`python -m routing load-reference`: the repo's reference file into the routing schema."""
-    data = reference_file() if data is None else data
-    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.db_schema})
-    try:
-        await load_reference(conn, data)
-    finally:
-        await conn.close()
-    # Every agency gets its queue topic here, where agencies are loaded, not only in one deployment script.
-    queues = [topics.agency_inbox(a["code"]) for a in data["agencies"]]
-    created = await ensure_topics(
-        settings.kafka_bootstrap,
-        topics.with_dead_letters(queues),
-        settings.kafka_partitions,
-        settings.kafka_replication,
-    )
-    log.info("agency_queues_ready", agencies=len(queues), topics_created=len(created))
-
-
-async def load_reference(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
-    """Upsert agencies, replace rules and holidays: the repo's data file is the source of truth for now."""
-    async with conn.transaction():
-        for agency in data["agencies"]:
-            await repository.upsert_agency(conn, agency["code"], agency["name"], agency.get("email"))
-        await repository.replace_rules(conn, [(r["category"], r.get("ward_code"), r["agency"]) for r in data["rules"]])
-        await repository.replace_holidays(
-            conn, [d if isinstance(d, date) else date.fromisoformat(d) for d in data["holidays"]]
-        )
 
 
 async def list_agencies(pool: asyncpg.Pool) -> list[Agency]:

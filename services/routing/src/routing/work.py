@@ -157,6 +157,7 @@ class Workflow:
         found = await directory.resolve_route(
             conn, report.category, report.ward_code, report.area_code, report.emergency, now
         )
+        co: tuple[str, ...]
         if found is None:
             lead, co, triage = await self.agency(conn, self.coordinator), (), True
         else:

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from paht_shared.auth import Role, generate_signing_key, mint_token, public_jwks
 from routing.app import build_app
 from routing.config import Settings
-from routing.service import load_reference_data
+from routing.directory import load_reference_data
 
 Client = TestClient[Any, Any]
 SXD_REPORT = uuid.uuid4()

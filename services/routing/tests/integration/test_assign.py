@@ -16,7 +16,7 @@ from paht_shared.envelope import Envelope
 from paht_shared.kafka import topic_partitions
 from routing.config import Settings
 from routing.consumers import ASSIGN, subscriptions
-from routing.service import load_reference, load_reference_data, reference_file
+from routing.directory import load_reference, load_reference_data, reference_file
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def pool(admin_dsn: str, service_schema: Callable[[str], Awaitable[str]]) 
 
 @pytest.fixture
 def assign() -> Handler:
-    (subscription,) = subscriptions(Settings())
+    (subscription, _citizen) = subscriptions(Settings())
     return subscription.handle
 
 
@@ -57,9 +57,9 @@ async def test_report_is_assigned_to_the_rule_agency_with_three_events(pool: asy
     row = await pool.fetchrow("SELECT agency_code, triage, status, status_sequence FROM assignments")
     assert dict(row) == {"agency_code": "DIEN-LUC", "triage": False, "status": "assigned", "status_sequence": 1}
     outbox = await pool.fetch("SELECT topic, key, payload FROM outbox ORDER BY id")
-    assert [r["topic"] for r in outbox] == ["report.routed.v1", "report.status_changed.v1", "agency.dien-luc.inbox.v1"]
+    assert [r["topic"] for r in outbox] == ["report.status_changed.v1", "report.routed.v1", "agency.dien-luc.inbox.v1"]
     assert {r["key"] for r in outbox} == {event.data["report_id"]}
-    status = Envelope.model_validate_json(bytes(outbox[1]["payload"]))
+    status = Envelope.model_validate_json(bytes(outbox[0]["payload"]))
     change = ReportStatusChangedV1.model_validate(status.data)
     assert (change.status, change.sequence) == ("assigned", 1)
     assert change.agency_email == "dienluc@paht.example"
@@ -88,7 +88,8 @@ async def test_an_agency_added_to_the_reference_data_gets_its_queue_topic(
     """Loading agencies creates each one's inbox topic and its dead-letter topic on the broker."""
     code = f"TEST-{uuid.uuid4().hex[:8].upper()}"
     schema = await pool.fetchval("SELECT current_schema()")
-    data = {"agencies": [{"code": code, "name": "Cơ quan thử nghiệm"}], "rules": [], "holidays": []}
+    data = reference_file()
+    data["agencies"] = [*data["agencies"], {"code": code, "name": "Cơ quan thử nghiệm", "kind": "department"}]
     with pytest.raises(LookupError):
         await topic_partitions(kafka_bootstrap, topics.agency_inbox(code))
     settings = Settings(database_url=admin_dsn, db_schema=schema, kafka_bootstrap=kafka_bootstrap, kafka_partitions=2)
