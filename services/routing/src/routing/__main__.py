@@ -1,15 +1,18 @@
-"""python -m routing api|relay|consume|load-reference|migrate"""
+"""python -m routing api|relay|consume|load-reference|migrate|create-staff"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 from paht_shared.runtime import run_consumers, run_http, run_relay, service_main
+from routing.accounts import create_staff_command
 from routing.app import build_app
 from routing.config import Settings
 from routing.consumers import subscriptions
 from routing.deadlines import deadline_watch
-from routing.service import load_reference_data
+from routing.directory import load_reference_data
 
 
 def main() -> None:
@@ -24,6 +27,7 @@ def main() -> None:
                 run_consumers(settings, settings.db_schema, subscriptions(settings), workers=deadline_watch(settings))
             ),
             "load-reference": lambda: asyncio.run(load_reference_data(settings)),
+            "create-staff": lambda: create_staff_command(settings, sys.argv[2:], os.environ),
         },
     )
 

@@ -31,3 +31,16 @@ class Settings(ServiceSettings):
     # Agency queue topics routing creates when it loads agencies (a production cluster: replication 3).
     kafka_partitions: int = 6
     kafka_replication: int = 1
+    # Staff accounts: routing issues the staff tokens every service verifies. The private JWK (EdDSA) whose
+    # public half the services' AUTH_JWKS holds; None: login answers 503 auth_not_configured.
+    auth_signing_key: str | None = None
+    token_ttl_seconds: int = 900
+    # Consecutive failed logins that lock an account, and for how long (password guessing, not a user's typo).
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    # A province's OpenID Connect provider: its ID tokens are exchanged for our token when all three are set.
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    # The ID token claim matched against staff_accounts.oidc_subject ("email", "sub", "preferred_username").
+    oidc_claim: str = "email"
