@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from paht_devstack import s3
 from paht_devstack.config import Config, say
+from paht_devstack.keys import dev_secret
 from paht_devstack.services import SERVICES, Service, find, http_ports, service_env, worker_ports
 from paht_shared.contracts.topics import PLATFORM_TOPICS, with_dead_letters
 
@@ -113,6 +114,28 @@ def setup_commands(cfg: Config, commands: tuple[tuple[str, str], ...], services:
         )
 
 
+DEV_ADMIN = "admin"
+
+
+def dev_admin(cfg: Config, services: tuple[Service, ...]) -> None:
+    """The first admin account of the development stack (nobody can create one over HTTP without an admin's
+    token); its password is `admin_password` in <infra>/secrets.json. Already there: nothing to do."""
+    if not any(s.name == "routing" for s in services):
+        return
+    result = subprocess.run(
+        [sys.executable, "-m", "routing", "create-staff", "--username", DEV_ADMIN, "--role", "admin",
+         "--display-name", "Quản trị hệ thống (phát triển)"],
+        env={**cfg.environ, **service_env(cfg, find("routing", services)),
+             "PAHT_STAFF_PASSWORD": dev_secret(cfg, "admin_password")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0 and "username_taken" not in result.stderr:
+        raise RuntimeError(f"creating the development admin failed: {result.stderr.strip()[-500:]}")
+    say(f"routing: admin account {DEV_ADMIN!r} present (password: admin_password in {cfg.infra / 'secrets.json'})")
+
+
 def write_stack_file(cfg: Config, services: tuple[Service, ...] = SERVICES) -> None:
     """<infra>/stack.json: where everything is, for the test suite's plugin (paht_shared.testing) and tools."""
     (cfg.infra / "stack.json").write_text(
@@ -140,4 +163,5 @@ def run(cfg: Config, services: tuple[Service, ...] = SERVICES) -> None:
     asyncio.run(topics(cfg, wanted.topics))
     bucket(cfg, wanted.bucket)
     setup_commands(cfg, wanted.setup, services)
+    dev_admin(cfg, services)
     write_stack_file(cfg, services)

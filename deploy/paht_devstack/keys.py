@@ -28,6 +28,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     # verifies against its public half (<NAME>_AUTH_JWKS). A province points that variable at its own OIDC
     # provider's JWKS instead.
     "auth_signing_key": generate_signing_key,
+    # The development stack's first admin account (routing's staff accounts; `make run` creates it).
+    "admin_password": lambda: secrets.token_urlsafe(18),
 }
 
 

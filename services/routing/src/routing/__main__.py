@@ -1,4 +1,4 @@
-"""python -m routing api|relay|consume|load-reference|migrate|create-staff"""
+"""python -m routing api|relay|consume|load-reference|migrate|create-staff|connector"""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from paht_shared.runtime import run_consumers, run_http, run_relay, service_main
 from routing.accounts import create_staff_command
 from routing.app import build_app
 from routing.config import Settings
+from routing.connector import main as connector_main
 from routing.consumers import subscriptions
 from routing.deadlines import deadline_watch
 from routing.directory import load_reference_data
@@ -28,6 +29,8 @@ def main() -> None:
             ),
             "load-reference": lambda: asyncio.run(load_reference_data(settings)),
             "create-staff": lambda: create_staff_command(settings, sys.argv[2:], os.environ),
+            # an agency's own process, with its own settings (CONNECTOR_*): see the routing README
+            "connector": connector_main,
         },
     )
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from paht_shared.runtime import service_app
 from routing import handlers
+from routing.account_handlers import add_account_routes
 from routing.config import Settings
 from routing.directory_handlers import add_directory_routes
 from routing.service import workflow_of
@@ -18,4 +19,5 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/v1/agencies/{code}/assignments", handlers.agency_assignments)
     add_work_routes(app, workflow_of(settings))
     add_directory_routes(app, settings)
+    add_account_routes(app, settings)
     return app
