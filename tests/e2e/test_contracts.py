@@ -1,13 +1,17 @@
 """Contract tests: what each producer really put on the broker fits every consumer's model.
 
-One report goes through the running platform; its records are read back from the real topics (by key, so
-other reports' records do not count) and each producer/consumer pair is checked on them.
+One report goes through the running platform (submitted, routed, notified, answered, rated, closed); its
+records are read back from the real topics (by key, so other reports' records do not count) and each
+producer/consumer pair is checked on them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +22,7 @@ from intake.config import Settings as IntakeSettings
 from intake.consumers import subscriptions as intake_subscriptions
 from notify.config import Settings as NotifySettings
 from notify.consumers import subscriptions as notify_subscriptions
+from paht_shared.auth import Role, mint_token
 from paht_shared.consumer import Subscription
 from paht_shared.contracts import (
     CONTRACTS,
@@ -67,6 +72,11 @@ PAIRS: list[tuple[str, str, list[type[EventData]]]] = [
         topics.REPORT_STATUS_CHANGED,
         consumer_models(notify_subscriptions(NotifySettings()), topics.REPORT_STATUS_CHANGED),
     ),
+    (
+        "intake -> routing (citizen actions)",
+        topics.REPORT_CITIZEN_ACTIONS,
+        consumer_models(routing_subscriptions(RoutingSettings()), topics.REPORT_CITIZEN_ACTIONS),
+    ),
     # Consumed outside the platform (an agency's own system, reporting): the contract model is the consumer's.
     ("routing -> agency system", topics.agency_inbox(AGENCY), [AgencyAssignmentV1]),
     ("routing -> report.routed readers", topics.REPORT_ROUTED, [ReportRoutedV1]),
@@ -75,12 +85,14 @@ PAIRS: list[tuple[str, str, list[type[EventData]]]] = [
 
 
 @pytest.fixture(scope="module")
-def report_id(platform: dict[str, Any]) -> str:
-    """One report submitted over HTTP and followed until notify has emailed the agency (shared by the pairs)."""
-    return asyncio.run(submit_and_follow(platform))
+def report_id(platform: dict[str, Any], infra_dir: Path) -> str:
+    """One report submitted over HTTP and followed until notify has emailed the agency, then answered by the
+    agency and rated by the citizen until routing closes it (shared by the pairs)."""
+    signing_key = json.loads((infra_dir / "secrets.json").read_text())["auth_signing_key"]
+    return asyncio.run(submit_and_follow(platform, signing_key))
 
 
-async def submit_and_follow(platform: dict[str, Any]) -> str:
+async def submit_and_follow(platform: dict[str, Any], signing_key: str) -> str:
     intake = f"http://127.0.0.1:{platform['http_ports']['intake']}"
     async with (
         aiohttp.ClientSession() as http,
@@ -93,12 +105,39 @@ async def submit_and_follow(platform: dict[str, Any]) -> str:
         assert resp.status == 201
         created = await resp.json()
     bootstrap = platform["kafka_bootstrap"]
-    deadline = time.monotonic() + 60
+    await until(lambda: records_of(bootstrap, topics.NOTIFICATION_SENT, str(created["id"])), "notification.sent")
+    routing = f"http://127.0.0.1:{platform['http_ports']['routing']}/api/v1/work/reports/{created['id']}"
+    officer = {"Authorization": "Bearer " + mint_token(signing_key, "e2e-contracts", Role.OFFICER, AGENCY)}
+    tracking = f"{intake}/api/v1/reports/{created['tracking_code']}"
+    secret = {"X-Tracking-Secret": created["tracking_secret"]}
+    async with aiohttp.ClientSession() as http:
+        for action, body in (("accept", None), ("answer", {"text": "Đã vá ổ gà trên tuyến đường này."})):
+            async with http.post(f"{routing}/{action}", json=body, headers=officer) as resp:
+                assert resp.status == 200, await resp.text()
+
+        async def answered() -> bool:
+            async with http.get(tracking, headers=secret) as resp:
+                return bool((await resp.json())["status"] == "answered")
+
+        await until(answered, "the answer on the tracking page")
+        async with http.post(f"{tracking}/rating", json={"rating": "hai_long"}, headers=secret) as resp:
+            assert resp.status == 200, await resp.text()
+
+    async def closed() -> bool:
+        changes = await records_of(bootstrap, topics.REPORT_STATUS_CHANGED, str(created["id"]))
+        return any(envelope.data.get("status") == "closed" for envelope, _ in changes)
+
+    await until(closed, "routing closing the rated report")
+    return str(created["id"])
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await records_of(bootstrap, topics.NOTIFICATION_SENT, str(created["id"])):
-            return str(created["id"])
+        if await check():
+            return
         await asyncio.sleep(0.5)
-    raise AssertionError("the report's notification.sent never reached the broker")
+    raise AssertionError(f"never saw {what}")
 
 
 async def records_of(bootstrap: str, topic: str, report_id: str) -> list[tuple[Envelope, dict[str, bytes]]]:

@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from paht_shared.contracts import Channel
 from paht_shared.reference import Area
@@ -177,11 +178,16 @@ def resolve_ward_name(text: str, lookup: Mapping[str, str]) -> str | None:
     return lookup.get(folded)
 
 
+@cache
+def _folded_alias(alias: str) -> str:
+    return f" {fold(alias)} "  # the aliases are reference data: folded once per process
+
+
 def find_area(text: str, areas: tuple[Area, ...]) -> str | None:
     """The former district an address names ("huyện Kế Sách", "TX Vĩnh Châu", "tp soc trang"), or None."""
     folded = f" {fold(text)} "
     for area in areas:
-        if any(f" {fold(alias)} " in folded for alias in area.aliases):
+        if any(_folded_alias(alias) in folded for alias in area.aliases):
             return area.code
     return None
 

@@ -126,7 +126,13 @@ def tracking_code(request: web.Request) -> str:
 
 
 async def list_categories(_request: web.Request) -> web.Response:
-    return web.json_response([{"code": c.code, "name": c.name} for c in reference.categories() if c.active])
+    return web.json_response(
+        [
+            {"code": c.code, "name": c.name, "field": c.field, "public_allowed": c.public_allowed}
+            for c in reference.categories()
+            if c.active
+        ]
+    )
 
 
 async def list_wards(request: web.Request) -> web.Response:

@@ -51,6 +51,7 @@ BY_CODE: dict[str, str] = {
     "out_of_range": "Giá trị nằm ngoài phạm vi cho phép.",
     "unknown_category": "Chuyên mục không tồn tại. Vui lòng chọn một chuyên mục trong danh sách.",
     "inactive_category": "Chuyên mục này không còn tiếp nhận phản ánh. Vui lòng chọn chuyên mục khác.",
+    "public_not_allowed": "Phản ánh thuộc chuyên mục này không được công khai; vui lòng chọn không công khai.",
     "unknown_ward": "Phường/xã không thuộc địa bàn tiếp nhận.",
     "outside_area": "Vị trí trên bản đồ nằm ngoài địa bàn tiếp nhận.",
     "in_future": "Thời điểm xảy ra sự việc không thể ở tương lai.",

@@ -10,20 +10,30 @@ import asyncpg
 
 from intake.models import PublicFilters
 
+_REPORTER_COLUMNS = (
+    "full_name_enc", "address_enc", "cccd_enc", "phone_enc", "email_enc", "phone_bidx", "cccd_bidx", "email_bidx"
+)  # fmt: skip
 
-async def insert_reporter(conn: asyncpg.Connection, reporter_id: uuid.UUID, sealed: dict[str, bytes | None]) -> None:
+
+async def insert_submission(
+    conn: asyncpg.Connection, reporter_id: uuid.UUID, sealed: dict[str, bytes | None], report: dict[str, Any]
+) -> None:
+    """The reporter, the report and its first timeline entry in one statement (one round trip: submissions
+    are the hot path). Report column names come from our own dict literal in service.py, never from input."""
+    reporter_values = [sealed[name.removesuffix("_enc")] if name.endswith("_enc") else sealed[name]
+                       for name in _REPORTER_COLUMNS]  # fmt: skip
+    args: list[Any] = [reporter_id, *reporter_values, *report.values()]
+    reporter_marks = ", ".join(f"${i}" for i in range(1, len(_REPORTER_COLUMNS) + 2))
+    first = len(_REPORTER_COLUMNS) + 2
+    report_marks = ", ".join(f"${i}" for i in range(first, first + len(report)))
     await conn.execute(
-        "INSERT INTO reporters (id, full_name_enc, address_enc, cccd_enc, phone_enc, email_enc, phone_bidx, "
-        "cccd_bidx, email_bidx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        reporter_id,
-        sealed["full_name"],
-        sealed["address"],
-        sealed["cccd"],
-        sealed["phone"],
-        sealed["email"],
-        sealed["phone_bidx"],
-        sealed["cccd_bidx"],
-        sealed["email_bidx"],
+        f"WITH reporter AS (INSERT INTO reporters (id, {', '.join(_REPORTER_COLUMNS)}) "
+        f"VALUES ({reporter_marks}) RETURNING id), "
+        f"report AS (INSERT INTO reports (reporter_id, {', '.join(report)}) "
+        f"SELECT reporter.id, {report_marks} FROM reporter RETURNING id, submitted_at) "
+        "INSERT INTO report_timeline (report_id, status, sequence, at, actor) "
+        "SELECT id, 'submitted', 0, submitted_at, 'system' FROM report",
+        *args,
     )
 
 
@@ -38,13 +48,6 @@ async def recent_submissions_by_phone(conn: asyncpg.Connection, phone_bidx: byte
         since,
     )
     return count
-
-
-async def insert_report(conn: asyncpg.Connection, row: dict[str, Any]) -> None:
-    columns = list(row)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    # column names come from our own dict literal in service.py, never from input
-    await conn.execute(f"INSERT INTO reports ({', '.join(columns)}) VALUES ({placeholders})", *row.values())
 
 
 async def add_timeline(

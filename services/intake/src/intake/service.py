@@ -177,15 +177,15 @@ async def _store_new_report(
             sent = await repository.recent_submissions_by_phone(conn, sealed["phone_bidx"], now - timedelta(hours=1))
             if sent >= reception.per_phone_per_hour:
                 raise TooManySubmissions(retry_after=3600)
-        await repository.insert_reporter(conn, reporter_id, sealed)
-        await repository.insert_report(
+        await repository.insert_submission(
             conn,
+            reporter_id,
+            sealed,
             {
                 "id": report_id,
                 "tracking_code": tracking_code,
                 "tracking_secret_hash": hash_secret(tracking_secret),
                 "channel": cmd.channel.value,
-                "reporter_id": reporter_id,
                 "title": title,
                 "category": cmd.category,
                 "content": content,
@@ -211,7 +211,6 @@ async def _store_new_report(
                 "search_text": fold(f"{title} {content} {address_text or ''}"),
             },
         )
-        await repository.add_timeline(conn, report_id, ReportStatus.SUBMITTED, 0, now, actor="system")
         if idempotency_key is not None:
             sealed_receipt = vault.cipher.encrypt(receipt.model_dump_json(), _receipt_aad(idempotency_key))
             if not await repository.claim_idempotency_key(conn, idempotency_key, digest, report_id, sealed_receipt):

@@ -153,6 +153,8 @@ def check_submission(raw: dict[str, Any], tenant: TenantArea, now: datetime) -> 
             add("category", "unknown_category")
         elif not known.active:
             add("category", "inactive_category")
+        elif raw.get("public") is True and not known.public_allowed:
+            add("public", "public_not_allowed")
     ward_code, area_code = _check_place(raw.get("location"), tenant, add)
     if errors or cmd is None:
         raise InvalidRequest(errors)

@@ -28,7 +28,12 @@ async def submit(client: Client, body: dict[str, Any] | None = None, key: str | 
 async def test_categories_and_wards_are_listed(client: Client) -> None:
     """The form's pick lists: categories as {code, name}; the tenant's wards include Phường Sóc Trăng."""
     categories = await (await client.get("/api/v1/categories")).json()
-    assert {"code": "moi-truong", "name": "Môi trường (khác)"} in categories
+    assert {
+        "code": "moi-truong",
+        "name": "Môi trường (khác)",
+        "field": "ve-sinh-moi-truong",
+        "public_allowed": True,
+    } in [{k: c[k] for k in ("code", "name", "field", "public_allowed")} for c in categories]
     wards = await (await client.get("/api/v1/wards")).json()
     assert {"code": "31507", "name": "Phường Sóc Trăng"} in wards
     assert len(wards) == 103

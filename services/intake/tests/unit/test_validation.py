@@ -112,6 +112,12 @@ def test_each_rule_has_its_code(field: str, value: Any, code: str) -> None:
     assert errors(body(**{field: value})) == [(field.replace("__", "."), code)]
 
 
+def test_a_category_that_may_not_be_public() -> None:
+    """Security and order reports are never published: asking for it is refused, private is fine."""
+    assert errors(body(category="an-ninh-trat-tu", public=True)) == [("public", "public_not_allowed")]
+    assert check(body(category="an-ninh-trat-tu", public=False)).cmd.public is False
+
+
 def test_map_point_outside_the_city_and_half_a_point() -> None:
     """A point in Hà Nội is outside the tenant; a latitude without longitude names the missing half."""
     assert errors(body(location={"lat": 21.03, "lon": 105.85})) == [("location", "outside_area")]
