@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -67,6 +68,11 @@ async def observability_middleware(
                 raise
         except asyncio.CancelledError:
             raise
+        except (asyncpg.UntranslatableCharacterError, asyncpg.CharacterNotInRepertoireError):
+            # A NUL or an unencodable character in text the client sent: PostgreSQL refuses it (the transaction
+            # is rolled back, nothing is half-written). The client's mistake, so a 400, not a 500.
+            status = 400
+            response = json_error(400, "invalid_text", "Dữ liệu gửi lên chứa ký tự không hợp lệ.")
         except Exception as exc:
             if is_dependency_failure(exc):
                 # The database (or another dependency) is down or restarting: not the request's fault and

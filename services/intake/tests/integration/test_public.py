@@ -93,6 +93,8 @@ async def test_search_without_diacritics_and_filters(client: Client, thousand: d
     bad = await client.get("/api/v1/public/reports?per_page=1000&colour=red")
     assert bad.status == 422
     assert {e["code"] for e in (await bad.json())["errors"]} == {"unknown_field"}
+    nul = await client.get("/api/v1/public/reports?category=%00")  # PostgreSQL refuses NUL in text
+    assert (nul.status, (await nul.json())["errors"][0]["code"]) == (400, "invalid_text")
     bad = await client.get("/api/v1/public/reports?per_page=1000")
     assert [(e["field"], e["code"]) for e in (await bad.json())["errors"]] == [("per_page", "out_of_range")]
 

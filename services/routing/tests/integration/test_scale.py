@@ -34,6 +34,20 @@ def start_worker(settings: Settings, bootstrap: str, topic: str, group: str, log
     return subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=os.environ.copy())
 
 
+def submitted(n: int) -> ReportSubmittedV1:
+    return ReportSubmittedV1(
+        report_id=uuid.uuid4(),
+        tracking_code=f"PA-S{n:07d}",
+        channel="web",
+        category=CATEGORIES[n % len(CATEGORIES)],
+        title="Phản ánh thử tải",
+        ward_code="31507",
+        submitted_at=datetime.now(UTC),
+        public=False,
+        anonymous=False,
+    )
+
+
 async def test_two_processes_assign_two_thousand_reports_exactly_once(
     admin_dsn: str,
     service_schema: Callable[[str], Awaitable[str]],
@@ -41,9 +55,10 @@ async def test_two_processes_assign_two_thousand_reports_exactly_once(
     new_topic: Callable[..., Awaitable[str]],
     tmp_path: Path,
 ) -> None:
-    """Both processes take part (each logs assignments); the first is killed -9 after 500 assignments (its
-    exit status proves it); the survivor takes its partitions over, and in the end there are exactly 2,000
-    assignments, 2,000 'assigned' status events and 2,000 inbox rows: redeliveries absorbed, none doubled."""
+    """Both processes take part (each logs assignments before the bulk is sent); the first is killed -9 with
+    reports still waiting (its exit status proves it); the survivor takes its partitions over, and in the end
+    there are exactly 2,000 assignments, 2,000 'assigned' status events and 2,000 inbox rows: redeliveries
+    absorbed, none doubled."""
     settings = Settings(database_url=admin_dsn, db_schema=await service_schema("routing"))
     await load_reference_data(settings)
     topic = await new_topic(partitions=6)
@@ -52,26 +67,9 @@ async def test_two_processes_assign_two_thousand_reports_exactly_once(
     workers = [start_worker(settings, kafka_bootstrap, topic, group, log) for log in logs]
     conn = await asyncpg.connect(admin_dsn, server_settings={"search_path": settings.db_schema})
     try:
-        producer = make_producer(kafka_bootstrap, "scale-test")
-        await producer.start()
-        try:
-            for n in range(REPORTS):
-                report = ReportSubmittedV1(
-                    report_id=uuid.uuid4(),
-                    tracking_code=f"PA-S{n:07d}",
-                    channel="web",
-                    category=CATEGORIES[n % len(CATEGORIES)],
-                    title="Phản ánh thử tải",
-                    ward_code="31507",
-                    submitted_at=datetime.now(UTC),
-                    public=False,
-                    anonymous=False,
-                )
-                envelope = Envelope.of(report, "intake", f"scale-{n}")
-                await producer.send(topic, envelope.to_bytes(), key=str(report.report_id).encode())
-            await producer.flush()
-        finally:
-            await producer.stop()
+
+        def assigned_by(log: Path) -> int:
+            return sum(1 for line in log.read_text().splitlines() if '"report_status_changed"' in line)
 
         async def assigned_at_least(count: int) -> Callable[[], Awaitable[bool]]:
             async def check() -> bool:
@@ -79,9 +77,30 @@ async def test_two_processes_assign_two_thousand_reports_exactly_once(
 
             return check
 
-        await wait_until(await assigned_at_least(500), 120)
+        producer = make_producer(kafka_bootstrap, "scale-test")
+        await producer.start()
+        try:
+            # In batches until both processes are assigning (the group has rebalanced onto both of them),
+            # then the rest at once.
+            sent = 0
+            while sent < REPORTS:
+                batch = 50 if not all(assigned_by(log) for log in logs) else REPORTS - sent
+                for n in range(sent, sent + batch):
+                    envelope = Envelope.of(submitted(n), "intake", f"scale-{n}")
+                    await producer.send(topic, envelope.to_bytes(), key=envelope.data["report_id"].encode())
+                await producer.flush()
+                sent += batch
+                if batch == 50:
+                    await asyncio.sleep(0.5)
+        finally:
+            await producer.stop()
+        assert all(assigned_by(log) for log in logs), "one process never got a partition"
+
+        await wait_until(await assigned_at_least(min(sent, 1000)), 120)
         workers[0].send_signal(signal.SIGKILL)
         assert workers[0].wait(timeout=10) == -signal.SIGKILL  # the fault happened: the process is gone
+        remaining = REPORTS - await conn.fetchval("SELECT count(*) FROM assignments")
+        assert remaining > 0  # ... while reports were still waiting to be assigned
         await wait_until(await assigned_at_least(REPORTS), 180)
         await asyncio.sleep(3)  # anything redelivered after the kill has had time to arrive (and be refused)
         assignments = await conn.fetchval("SELECT count(DISTINCT report_id) FROM assignments")
@@ -94,8 +113,6 @@ async def test_two_processes_assign_two_thousand_reports_exactly_once(
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(timeout=30)
-    per_worker = [sum(1 for line in log.read_text().splitlines() if '"report_status_changed"' in line) for log in logs]
-    assert all(n > 0 for n in per_worker), per_worker  # both processes really assigned reports
     assert assignments == rows == REPORTS
     assigned = [json.loads(bytes(r["payload"]))["data"] for r in status_events]
     keys = collections.Counter(d["report_id"] for d in assigned if d["status"] == "assigned")
