@@ -16,6 +16,14 @@ from paht_shared.contracts.base import EventData
 from paht_shared.contracts.status import Channel, ReportStatus
 
 
+class MediaRef(EventData):
+    """A file attached to a report, with the SHA-256 (hex) of the upload token the submitter showed: media
+    claims the file for the report only if it matches the token it gave the uploader (never the token)."""
+
+    media_id: uuid.UUID
+    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class ReportSubmittedV1(EventData):
     """intake -> report.submitted.v1: a report was stored, whatever its channel."""
 
@@ -42,6 +50,7 @@ class ReportSubmittedV1(EventData):
     area_code: str | None = None  # a former district named in the address (statistics, routing by area)
     identity_shared: bool = False  # the reporter consented to agencies seeing who they are, and is not anonymous
     emergency: bool = False  # only the hotline channel sets it
+    media: tuple[MediaRef, ...] = ()  # the attached files with their proof of upload (media_ids lists the same ids)
 
 
 class AssignedAgency(EventData):
@@ -181,6 +190,19 @@ class NotificationSentV1(EventData):
     sent_at: datetime
 
 
+class MediaUploadedV1(EventData):
+    """media -> media.uploaded.v1: an upload is in quarantine; the media worker sanitises it off the request path."""
+
+    event_type = "media.uploaded"
+    schema_version = 1
+
+    media_id: uuid.UUID
+    kind: Literal["image", "video", "audio"]
+    content_type: str
+    size_bytes: int = Field(ge=0)
+    uploaded_at: datetime
+
+
 class MediaStoredV1(EventData):
     """media -> media.stored.v1: an upload passed the checks and its sanitised derivatives exist."""
 
@@ -192,6 +214,7 @@ class MediaStoredV1(EventData):
     content_type: str
     size_bytes: int = Field(ge=0)
     stored_at: datetime
+    derivatives: tuple[str, ...] = ()  # the names of the sanitised files that may be served ("display", ...)
 
 
 class MediaRejectedV1(EventData):
@@ -216,6 +239,7 @@ PUBLISHED: tuple[type[EventData], ...] = (
     InformationProvidedV1,
     ReportDeadlineV1,
     NotificationSentV1,
+    MediaUploadedV1,
     MediaStoredV1,
     MediaRejectedV1,
 )

@@ -11,6 +11,7 @@ REPORT_CITIZEN_ACTIONS = "report.citizen_actions.v1"
 # Deadlines close to or past (the agency is reminded, the coordinator sees the overdue ones).
 REPORT_DEADLINES = "report.deadlines.v1"
 NOTIFICATION_SENT = "notification.sent.v1"
+MEDIA_UPLOADED = "media.uploaded.v1"
 MEDIA_STORED = "media.stored.v1"
 MEDIA_REJECTED = "media.rejected.v1"
 
@@ -22,6 +23,7 @@ PLATFORM_TOPICS: tuple[str, ...] = (
     REPORT_CITIZEN_ACTIONS,
     REPORT_DEADLINES,
     NOTIFICATION_SENT,
+    MEDIA_UPLOADED,
     MEDIA_STORED,
     MEDIA_REJECTED,
 )
