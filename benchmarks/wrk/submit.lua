@@ -60,7 +60,7 @@ function request()
       .. '"location":{"ward_code":"' .. ward_code .. '","address_text":"Cổng chợ Sóc Trăng"},'
       .. '"public":true,"anonymous":false,'
       .. '"consent":{"use_personal_data":true,"publish":true},'
-      .. '"media_ids":[]}'
+      .. '"media":[]}'
    headers["Idempotency-Key"] = string.format("%s-t%d-%d-%08x", run_id, id, n, math.random(0, 0x7fffffff))
    -- Citizens from many addresses behind the local (trusted) proxy: intake limits submissions per address.
    headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", id, math.floor(n / 250) % 250, n % 250 + 1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 
 from intake.models import SubmitReport
 from intake.validation import CheckedReport
-from paht_shared.contracts import ReportSubmittedV1
+from paht_shared.contracts import MediaRef, ReportSubmittedV1
 
 PRODUCER = "intake"
 
@@ -44,4 +45,7 @@ def report_submitted(
         anonymous=cmd.anonymous,
         identity_shared=cmd.consent.use_personal_data and not cmd.anonymous,
         media_ids=tuple(cmd.media_ids),
+        media=tuple(
+            MediaRef(media_id=a.id, token_sha256=hashlib.sha256(a.upload_token.encode()).hexdigest()) for a in cmd.media
+        ),
     )

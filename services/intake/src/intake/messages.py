@@ -48,6 +48,7 @@ BY_CODE: dict[str, str] = {
     "too_short": "Nội dung quá ngắn.",
     "too_long": "Nội dung quá dài.",
     "too_many": "Vượt quá số lượng cho phép.",
+    "duplicate": "Một tệp được đính kèm hai lần.",
     "out_of_range": "Giá trị nằm ngoài phạm vi cho phép.",
     "unknown_category": "Chuyên mục không tồn tại. Vui lòng chọn một chuyên mục trong danh sách.",
     "inactive_category": "Chuyên mục này không còn tiếp nhận phản ánh. Vui lòng chọn chuyên mục khác.",

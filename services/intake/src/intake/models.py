@@ -128,6 +128,16 @@ class Consent(BaseModel):
     publish: StrictBool = False  # the report (never the reporter) may be shown to the public
 
 
+class Attachment(BaseModel):
+    """A file uploaded to the media service, with the upload token it gave the uploader: only the person
+    who uploaded a file can attach it (media checks the token's hash when the report arrives)."""
+
+    model_config = _STRICT
+
+    id: uuid.UUID
+    upload_token: Annotated[str, StringConstraints(min_length=20, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class SubmitReport(BaseModel):
     """A citizen's report from the web form or the app. Which fields are required depends on the case
     (domain.missing_identity); the presence rules run in validation.py, after the shapes here."""
@@ -144,7 +154,18 @@ class SubmitReport(BaseModel):
     public: StrictBool = False
     anonymous: StrictBool = False
     consent: Consent = Consent()
-    media_ids: Annotated[list[uuid.UUID], Field(max_length=10)] = Field(default_factory=list)
+    media: Annotated[list[Attachment], Field(max_length=10)] = Field(default_factory=list)
+
+    @field_validator("media")
+    @classmethod
+    def _each_file_once(cls, value: list[Attachment]) -> list[Attachment]:
+        if len({a.id for a in value}) != len(value):
+            raise PydanticCustomError("duplicate", "a file attached twice")
+        return value
+
+    @property
+    def media_ids(self) -> list[uuid.UUID]:
+        return [a.id for a in self.media]
 
     @field_validator("occurred_at")
     @classmethod

@@ -55,7 +55,16 @@ _PYDANTIC_TO_CODE = {
     "uuid_type": "invalid",
 }
 _OWN_CODES = frozenset(
-    {"invalid_name", "invalid_phone", "invalid_cccd", "cccd_province", "cccd_birth_year", "in_future", "too_old"}
+    {
+        "invalid_name",
+        "invalid_phone",
+        "invalid_cccd",
+        "cccd_province",
+        "cccd_birth_year",
+        "in_future",
+        "too_old",
+        "duplicate",
+    }
 )
 
 
@@ -107,7 +116,7 @@ def pydantic_errors(exc: ValidationError) -> list[FieldError]:
             code = kind
         elif kind == "value_error" and field.endswith("email"):
             code = "invalid_email"
-        elif kind == "too_long" and field.endswith("media_ids"):
+        elif kind == "too_long" and field in ("media", "media_ids"):
             code = "too_many"
         else:
             code = _PYDANTIC_TO_CODE.get(kind, "invalid")

@@ -3,6 +3,9 @@ more information, rating and reopening (each one event and one timeline entry), 
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import uuid
 from datetime import datetime, timedelta
 
 from intake_helpers import Client, act, connect, outbox_events, routing_says, submitted, track
@@ -199,3 +202,19 @@ async def test_anonymous_report_with_only_a_phone(client: Client, intake_setting
     assert reporter["full_name_enc"] is None
     assert reporter["cccd_enc"] is None
     assert pii.PHONE[1:] not in bytes(reporter["phone_enc"]).decode("latin-1")
+
+
+async def test_attached_files_travel_with_the_hash_of_their_upload_token(
+    client: Client, intake_settings: Settings
+) -> None:
+    """The event names each attached file with the SHA-256 of its upload token (media checks it), never the
+    token itself: a token on Kafka would let anyone reading the topic claim the file."""
+    token = secrets.token_urlsafe(32)
+    media_id = str(uuid.uuid4())
+    body = pii.sample_report()
+    body["media"] = [{"id": media_id, "upload_token": token}]
+    await submitted(client, body)
+    [event] = await outbox_events(intake_settings, topics.REPORT_SUBMITTED)
+    assert event.data["media_ids"] == [media_id]
+    assert event.data["media"] == [{"media_id": media_id, "token_sha256": hashlib.sha256(token.encode()).hexdigest()}]
+    assert token not in event.to_bytes().decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,7 +100,9 @@ def test_name_is_counted_after_nfc() -> None:
         ("channel", "hotline", "channel_not_allowed"),
         ("public", "yes", "wrong_type"),
         ("title", 12345, "wrong_type"),
-        ("media_ids", ["00000000-0000-0000-0000-000000000000"] * 11, "too_many"),
+        ("media", [{"id": str(uuid.UUID(int=n)), "upload_token": "t" * 43} for n in range(11)], "too_many"),
+        ("media", [{"id": str(uuid.UUID(int=1)), "upload_token": "t" * 43}] * 2, "duplicate"),
+        ("media_ids", [], "unknown_field"),
         ("status", "answered", "field_not_allowed"),
         ("emergency", True, "field_not_allowed"),
         ("agency", "SXD", "field_not_allowed"),
@@ -116,6 +119,15 @@ def test_a_category_that_may_not_be_public() -> None:
     """Security and order reports are never published: asking for it is refused, private is fine."""
     assert errors(body(category="an-ninh-trat-tu", public=True)) == [("public", "public_not_allowed")]
     assert check(body(category="an-ninh-trat-tu", public=False)).cmd.public is False
+
+
+def test_an_attachment_needs_its_upload_token() -> None:
+    """A file is attached by id and the token its upload gave; a token of the wrong shape is refused."""
+    attachment = {"id": str(uuid.UUID(int=1)), "upload_token": "<script>" * 5}
+    assert errors(body(media=[attachment])) == [("media.0.upload_token", "invalid")]
+    assert errors(body(media=[{"id": str(uuid.UUID(int=1))}])) == [("media.0.upload_token", "missing")]
+    attachment["upload_token"] = "a" * 43
+    assert check(body(media=[attachment])).cmd.media_ids == [uuid.UUID(int=1)]
 
 
 def test_map_point_outside_the_city_and_half_a_point() -> None:

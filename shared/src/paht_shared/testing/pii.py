@@ -127,7 +127,7 @@ def sample_report(
         "public": True,
         "anonymous": False,
         "consent": {"use_personal_data": True, "publish": True},
-        "media_ids": [],
+        "media": [],
     }
 
 
