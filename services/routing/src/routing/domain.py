@@ -167,6 +167,7 @@ class Assignment(BaseModel):
     returned_by: list[str]
     reopen_count: int
     updated_at: datetime
+    media_ids: list[uuid.UUID]
 
     @property
     def overdue(self) -> bool:

@@ -38,7 +38,7 @@ _ASSIGNMENT_COLUMNS = (
     "address_text, public, anonymous, identity_shared, emergency, triage, status, status_sequence, received_at, "
     "assigned_at, accepted_at, due_at, paused_at, extension_days, extension_reason, extension_state, overdue_at, "
     "answer_text, answer_media_ids, answered_at, reject_reason_code, merged_into, returned_by, reopen_count, "
-    "updated_at"
+    "updated_at, media_ids"
 )
 
 # The columns a use case may change (update_assignment builds its SET from these names only).

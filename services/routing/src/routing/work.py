@@ -181,6 +181,7 @@ class Workflow:
                 "anonymous": report.anonymous,
                 "identity_shared": report.identity_shared,
                 "emergency": report.emergency,
+                "media_ids": list(report.media_ids),
                 "triage": triage,
                 "status": ReportStatus.SUBMITTED.value,
                 "status_sequence": 0,

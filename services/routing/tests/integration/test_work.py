@@ -145,10 +145,14 @@ async def test_accept_then_answer_gives_the_events_in_order(
     client: Client, pool: asyncpg.Pool, settings: Settings, staff: Staff
 ) -> None:
     """assigned (1) → in_progress (2) → answered (3), each one status event with its sequence; the answer
-    travels masked; answering twice or accepting twice is a 409 with its code."""
-    report_id = await submit(pool, settings)
+    travels masked; answering twice or accepting twice is a 409 with its code; the view lists the report's
+    files."""
+    photo = uuid.uuid4()
+    report_id = await submit(pool, settings, media_ids=(photo,))
     lead = await lead_of(pool, report_id)
     officer = staff.officer(lead)
+    shown = await (await client.get(work(report_id), headers=officer)).json()
+    assert shown["media_ids"] == [str(photo)]
     early = await client.post(
         work(report_id, "answer"), json={"text": "Đã thay bóng đèn mới cho tuyến đường."}, headers=officer
     )
