@@ -1,4 +1,4 @@
-"""build_app(settings) -> the media web application: upload and download."""
+"""build_app(settings) -> the media web application: upload, access, signed downloads of sanitised files."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from paht_shared.web import READINESS_CHECKS
 
 def build_app(settings: Settings) -> web.Application:
     # No client_max_size headroom needed: the multipart body is streamed, never read whole.
-    app = service_app(settings, uses_kafka=False, has_outbox=False)
+    # uses_kafka=False: the API only writes its outbox; the relay and the worker talk to Kafka.
+    app = service_app(settings, uses_kafka=False)
     app[handlers.SETTINGS] = settings
 
     async def object_store(app: web.Application) -> AsyncIterator[None]:
@@ -27,5 +28,6 @@ def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(object_store)
     app.router.add_post("/api/v1/media", handlers.upload)
-    app.router.add_get("/api/v1/media/{media_id}", handlers.download)
+    app.router.add_get("/api/v1/media/{media_id}", handlers.show)
+    app.router.add_get("/api/v1/media/{media_id}/files/{name}", handlers.download_file)
     return app

@@ -1,4 +1,4 @@
-"""Media use cases: store an upload as it streams in, open a stored file for download."""
+"""Media use cases: store an upload as it streams in, show a file to who may see it, open a sanitised file."""
 
 from __future__ import annotations
 
@@ -10,28 +10,39 @@ import asyncpg
 import structlog
 
 from media import repository
+from media.config import Settings
 from media.domain import (
     SNIFF_BYTES,
     MediaNotFound,
     MediaObject,
     StoredMedia,
     UploadMeter,
+    derivative_key,
     identify,
+    new_upload_token,
     quarantine_key,
+    size_limit,
 )
 from media.storage import ObjectMissing, ObjectStore, ObjectStream
+from paht_shared import outbox
+from paht_shared.contracts import MediaUploadedV1, topics
+from paht_shared.envelope import Envelope, utc_now
 
 log = structlog.get_logger("media.service")
 
+PRODUCER = "media"
+
 
 async def store_upload(
-    chunks: AsyncIterable[bytes], store: ObjectStore, pool: asyncpg.Pool, max_bytes: int
+    chunks: AsyncIterable[bytes], store: ObjectStore, pool: asyncpg.Pool, settings: Settings, correlation_id: str
 ) -> StoredMedia:
-    """Sniff the first bytes, stream the file to quarantine in S3, then record it.
+    """Sniff the first bytes, stream the file to quarantine in S3, then record it and announce it.
 
     Raises EmptyFile or UnsupportedMediaType before anything is stored, FileTooLarge as soon as the
-    stream passes `max_bytes` (the partial upload is discarded), StorageUnavailable if S3 fails.
-    The row is written only once the object is complete, and the object removed if the row fails.
+    stream passes its kind's limit (the partial upload is discarded), StorageUnavailable if S3 fails.
+    The row and the media.uploaded event (outbox, one transaction) are written only once the object is
+    complete, and the object is removed if they fail: nothing is recorded that has no bytes, and no
+    bytes stay that nobody can find.
     """
     source = aiter(chunks)
     head = b""
@@ -42,8 +53,16 @@ async def store_upload(
     media_type = identify(head)
     media_id = uuid.uuid4()
     key = quarantine_key(media_id, store.key_prefix)
-    meter = UploadMeter(max_bytes)
+    limit = size_limit(
+        media_type.kind,
+        image=settings.max_image_bytes,
+        video=settings.max_video_bytes,
+        audio=settings.max_audio_bytes,
+        ceiling=settings.max_upload_bytes,
+    )
+    meter = UploadMeter(limit)
     await store.upload(key, media_type.content_type, _metered(meter, head, source))
+    token, token_sha256 = new_upload_token()
     media = MediaObject(
         id=media_id,
         bucket=store.bucket,
@@ -52,16 +71,34 @@ async def store_upload(
         content_type=media_type.content_type,
         size_bytes=meter.size,
         sha256=meter.sha256,
-        status="quarantine",
+        status="processing",
+        token_sha256=token_sha256,
+    )
+    uploaded = MediaUploadedV1(
+        media_id=media_id,
+        kind=media.kind,
+        content_type=media.content_type,
+        size_bytes=media.size_bytes,
+        uploaded_at=utc_now(),
     )
     try:
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
             await repository.insert_media(conn, media)
+            await outbox.add(
+                conn, topics.MEDIA_UPLOADED, Envelope.of(uploaded, PRODUCER, correlation_id), key=str(media_id)
+            )
     except BaseException:
         await store.remove(key)  # an object nobody can find would only take space
         raise
-    log.info("media_stored", media_id=str(media_id), kind=media.kind, size=media.size_bytes)
-    return media.stored()
+    log.info("media_uploaded", media_id=str(media_id), kind=media.kind, size=media.size_bytes)
+    return StoredMedia(
+        id=media_id,
+        upload_token=token,
+        status="processing",
+        kind=media.kind,
+        content_type=media.content_type,
+        size=media.size_bytes,
+    )
 
 
 async def _metered(meter: UploadMeter, head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -72,23 +109,37 @@ async def _metered(meter: UploadMeter, head: bytes, rest: AsyncIterator[bytes]) 
         yield chunk
 
 
+async def find_media(media_id: uuid.UUID, pool: asyncpg.Pool) -> MediaObject:
+    """The upload with its claim and its report's agency; MediaNotFound if unknown or deleted."""
+    async with pool.acquire() as conn:
+        media = await repository.find_media(conn, media_id)
+    if media is None or media.status == "deleted":
+        raise MediaNotFound
+    return media
+
+
 @dataclass(frozen=True)
 class Download:
-    """A stored file, open for reading: the caller streams `body.chunks()` and then closes `body`."""
+    """A sanitised file, open for reading: the caller streams `body.chunks()` and then closes `body`."""
 
     media: MediaObject
+    name: str
+    content_type: str
     body: ObjectStream
 
 
-async def open_download(media_id: uuid.UUID, store: ObjectStore, pool: asyncpg.Pool) -> Download:
-    """Raises MediaNotFound for an unknown id, StorageUnavailable if S3 fails."""
-    async with pool.acquire() as conn:
-        media = await repository.find_media(conn, media_id)
-    if media is None:
+async def open_derivative(media_id: uuid.UUID, name: str, store: ObjectStore, pool: asyncpg.Pool) -> Download:
+    """One sanitised file of a ready upload. The original is not a derivative, so it can never be opened here.
+
+    Raises MediaNotFound (unknown, not ready, no such derivative), StorageUnavailable if S3 fails.
+    """
+    media = await find_media(media_id, pool)
+    derivative = media.derivative(name)
+    if media.status != "ready" or derivative is None:
         raise MediaNotFound
     try:
-        body = await store.open(media.object_key)
+        body = await store.open(derivative_key(media_id, name, store.key_prefix))
     except ObjectMissing:
-        log.warning("media_object_missing", media_id=str(media_id))
+        log.warning("media_derivative_missing", media_id=str(media_id), name=name)
         raise MediaNotFound from None
-    return Download(media=media, body=body)
+    return Download(media=media, name=name, content_type=derivative.content_type, body=body)

@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import BinaryIO, cast
 
 import structlog
@@ -43,6 +44,10 @@ class StorageUnavailable(Exception):
 
 class ObjectMissing(Exception):
     """The bucket has no object under this key."""
+
+
+class ObjectTooLarge(Exception):
+    """An object is larger than the caller agreed to read."""
 
 
 class UploadAborted(Exception):
@@ -232,6 +237,58 @@ class ObjectStore:
         except S3_FAILURES as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
         return ObjectStream(response)
+
+    async def delete(self, key: str) -> None:
+        """Remove `key` (a missing key is fine); unlike `remove`, an S3 failure is raised: the caller retries."""
+        try:
+            await asyncio.to_thread(self._client.remove_object, self.bucket, key)
+        except S3_FAILURES as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every object under `prefix`; returns how many. S3 failures are raised."""
+
+        def remove_all() -> int:
+            names = [str(o.object_name) for o in self._client.list_objects(self.bucket, prefix=prefix, recursive=True)]
+            for name in names:
+                self._client.remove_object(self.bucket, name)
+            return len(names)
+
+        try:
+            return await asyncio.to_thread(remove_all)
+        except S3_FAILURES as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def download_to(self, key: str, path: Path, max_bytes: int) -> int:
+        """Copy the object into `path` a chunk at a time (never whole in memory); returns its size.
+
+        ObjectMissing if there is no such key, ObjectTooLarge past `max_bytes`, StorageUnavailable if S3 fails.
+        """
+        stream = await self.open(key)
+        size = 0
+        try:
+            with path.open("wb") as out:
+                async for chunk in stream.chunks():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ObjectTooLarge(key)
+                    await asyncio.to_thread(out.write, chunk)
+        finally:
+            stream.close()
+        return size
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> int:
+        """Upload a local file to `key`, replacing what is there; returns its size."""
+
+        def put() -> int:
+            self._client.fput_object(self.bucket, key, str(path), content_type=content_type)
+            return path.stat().st_size
+
+        try:
+            return await asyncio.to_thread(put)
+        except S3_FAILURES as exc:
+            log.warning("s3_put_failed", error=type(exc).__name__)
+            raise StorageUnavailable(type(exc).__name__) from exc
 
     async def check(self) -> None:
         if not await asyncio.to_thread(self._client.bucket_exists, self.bucket):

@@ -14,10 +14,14 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.datatypes import Upload
 
+from media import repository
 from media.app import build_app
 from media.config import Settings
+from media.domain import DerivativeFile, derivative_key
+from paht_shared.db import create_pool
 
 MakeClient = Callable[..., AbstractAsyncContextManager[TestClient[Any, Any]]]
 
@@ -102,3 +106,32 @@ def media_rows(settings: Settings) -> Callable[[], Awaitable[list[asyncpg.Record
             await conn.close()
 
     return rows
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """The service's own kind of pool (jsonb codecs), on the test's schema."""
+    pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+MarkReady = Callable[[str, str, str], Awaitable[None]]
+
+
+@pytest.fixture
+def mark_ready(s3: Minio, settings: Settings, pool: asyncpg.Pool) -> MarkReady:
+    """Factory: make an upload `ready` with its original copied as one derivative, without the worker (for tests
+    of serving, not of sanitising)."""
+
+    async def make(media_id: str, name: str, content_type: str) -> None:
+        media = uuid.UUID(media_id)
+        key = derivative_key(media, name, settings.s3_key_prefix)
+        source = CopySource(settings.s3_bucket, f"{settings.s3_key_prefix}quarantine/{media}")
+        s3.copy_object(settings.s3_bucket, key, source)
+        size = s3.stat_object(settings.s3_bucket, key).size or 0
+        async with pool.acquire() as conn:
+            file = DerivativeFile(name=name, content_type=content_type, size=size)
+            assert await repository.mark_ready(conn, media, (file,), None, (None, None, None))
+
+    return make

@@ -1,4 +1,4 @@
-"""Upload and download through the real S3 (SeaweedFS) and PostgreSQL."""
+"""Upload through the real S3 (SeaweedFS) and PostgreSQL: the answer, the refusals, readiness."""
 
 from __future__ import annotations
 
@@ -16,20 +16,29 @@ def form(data: bytes, name: str = "file", filename: str = "anh.jpg") -> aiohttp.
     return body
 
 
-async def test_upload_then_download_gives_the_same_bytes(client: TestClient[Any, Any]) -> None:
-    """201 with an id; GET returns the bytes as an attachment with the sniffed type."""
+async def test_upload_answers_with_its_token_and_the_original_is_never_served(client: TestClient[Any, Any]) -> None:
+    """201 with id, upload token and `processing`; GET describes the upload (to its uploader) and never gives bytes."""
     resp = await client.post("/api/v1/media", data=form(JPEG))
     assert resp.status == 201, await resp.text()
     created = await resp.json()
-    assert set(created) == {"id", "kind", "content_type", "size"}
-    assert (created["kind"], created["content_type"], created["size"]) == ("image", "image/jpeg", len(JPEG))
-    got = await client.get(f"/api/v1/media/{created['id']}")
+    assert set(created) == {"id", "upload_token", "status", "kind", "content_type", "size"}
+    assert (created["status"], created["kind"], created["content_type"], created["size"]) == (
+        "processing",
+        "image",
+        "image/jpeg",
+        len(JPEG),
+    )
+    got = await client.get(f"/api/v1/media/{created['id']}", headers={"X-Upload-Token": created["upload_token"]})
     assert got.status == 200
-    assert await got.read() == JPEG
-    assert got.headers["Content-Type"] == "image/jpeg"
-    assert got.headers["Content-Length"] == str(len(JPEG))
-    assert got.headers["Content-Disposition"].startswith("attachment")
-    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert got.content_type == "application/json"
+    assert await got.json() == {
+        "id": created["id"],
+        "status": "processing",
+        "kind": "image",
+        "derivatives": {},
+        "suggestion": None,
+    }
+    assert (await client.get(f"/api/v1/media/{created['id']}")).status == 404
 
 
 async def test_bad_uploads_get_clear_errors(client: TestClient[Any, Any]) -> None:

@@ -7,8 +7,8 @@ import asyncio
 import hashlib
 import random
 import socket
+import time
 import tracemalloc
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -18,11 +18,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from media import repository
 from media.config import Settings
-from media.domain import MediaObject
 from media.storage import ObjectStream, StorageUnavailable
 
+MarkReady = Callable[[str, str, str], Awaitable[None]]  # the conftest fixture's type
 MakeClient = Callable[..., AbstractAsyncContextManager[TestClient[Any, Any]]]
 MiB = 1024 * 1024
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00"
@@ -55,10 +54,17 @@ class Upload:
         return writer
 
 
+async def file_link(client: TestClient[Any, Any], created: dict[str, Any], name: str) -> str:
+    """The uploader's signed link to one derivative."""
+    shown = await client.get(f"/api/v1/media/{created['id']}", headers={"X-Upload-Token": created["upload_token"]})
+    assert shown.status == 200
+    return str((await shown.json())["derivatives"][name])
+
+
 async def test_large_upload_streams_through_with_bounded_memory(
-    make_client: MakeClient, media_rows: Callable[[], Awaitable[list[asyncpg.Record]]]
+    make_client: MakeClient, media_rows: Callable[[], Awaitable[list[asyncpg.Record]]], mark_ready: MarkReady
 ) -> None:
-    """40 MiB up and back down intact (same SHA-256) while the process allocates well under 40 MiB."""
+    """40 MiB up, and back down as a derivative, intact (same SHA-256) while the process allocates well under 40 MiB."""
     upload = Upload(40 * MiB)
     async with make_client(max_upload_bytes=50 * MiB) as client:
         tracemalloc.start()
@@ -67,8 +73,10 @@ async def test_large_upload_streams_through_with_bounded_memory(
             assert resp.status == 201, await resp.text()
             created = await resp.json()
             _, upload_peak = tracemalloc.get_traced_memory()
+            await mark_ready(created["id"], "video", "video/mp4")  # the worker's re-encoding is not measured here
+            link = await file_link(client, created, "video")
             tracemalloc.reset_peak()
-            got = await client.get(f"/api/v1/media/{created['id']}")
+            got = await client.get(link)
             assert got.status == 200
             downloaded, received = hashlib.sha256(), 0
             async for chunk in got.content.iter_chunked(256 * 1024):
@@ -87,6 +95,18 @@ async def test_large_upload_streams_through_with_bounded_memory(
     # the client side of this in-process test is counted too
     assert upload_peak < 20 * MiB, f"upload peak {upload_peak / MiB:.1f} MiB"
     assert download_peak < 4 * MiB, f"download peak {download_peak / MiB:.1f} MiB"
+
+
+async def test_each_kind_has_its_own_limit(make_client: MakeClient, stored_keys: Callable[[], list[str]]) -> None:
+    """Known from the first bytes: a 2 MiB photo passes the video limit but not the photo limit (413, nothing kept)."""
+    jpeg = Upload(2 * MiB, head=b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+    async with make_client(max_upload_bytes=50 * MiB, max_image_bytes=1 * MiB, max_video_bytes=3 * MiB) as client:
+        photo = await client.post("/api/v1/media", data=jpeg.body())
+        assert (photo.status, (await photo.json())["errors"][0]["code"]) == (413, "file_too_large")
+        assert "1 MB" in (await photo.json())["errors"][0]["message"]
+        assert stored_keys() == []
+        video = await client.post("/api/v1/media", data=Upload(2 * MiB).body())
+        assert video.status == 201
 
 
 async def test_oversized_upload_stops_and_leaves_nothing(
@@ -188,51 +208,51 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_unreachable_s3_is_a_503_not_a_500(make_client: MakeClient, settings: Settings) -> None:
-    """S3 down: upload and download answer 503 with Retry-After; readiness says s3 is unavailable."""
-    media_id = uuid.uuid4()
-    media = MediaObject(
-        id=media_id,
-        bucket=settings.s3_bucket,
-        object_key=f"quarantine/{media_id}",
-        kind="image",
-        content_type="image/jpeg",
-        size_bytes=3,
-        sha256=b"\x00" * 32,
-        status="quarantine",
-    )
-    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.db_schema})
-    try:
-        await repository.insert_media(conn, media)
-    finally:
-        await conn.close()
-    async with make_client(s3_endpoint=f"127.0.0.1:{closed_port()}") as client:
-        up = await client.post("/api/v1/media", data=Upload(40 * 1024).body())
+async def test_unreachable_s3_is_a_503_not_a_500(
+    make_client: MakeClient,
+    client: TestClient[Any, Any],
+    mark_ready: MarkReady,
+    media_rows: Callable[[], Awaitable[list[asyncpg.Record]]],
+    settings: Settings,
+) -> None:
+    """S3 down: upload and download answer 503 with Retry-After, fast, recording nothing; readiness says so."""
+    resp = await client.post("/api/v1/media", data=Upload(40 * 1024).body())
+    created = await resp.json()
+    await mark_ready(created["id"], "video", "video/mp4")
+    link = await file_link(client, created, "video")
+    async with make_client(s3_endpoint=f"127.0.0.1:{closed_port()}") as cut_off:
+        ready = await cut_off.get("/readyz")  # first proof that S3 is unreachable for this app
+        assert (await ready.json())["checks"]["s3"].startswith("unavailable")
+        started = time.monotonic()
+        up = await cut_off.post("/api/v1/media", data=Upload(40 * 1024).body())
         assert up.status == 503, await up.text()
+        assert time.monotonic() - started < 10
         assert (await up.json())["errors"][0]["code"] == "service_unavailable"
         assert int(up.headers["Retry-After"]) > 0
-        down = await client.get(f"/api/v1/media/{media.id}")
+        down = await cut_off.get(link)
         assert down.status == 503
         assert (await down.json())["errors"][0]["code"] == "service_unavailable"
-        ready = await client.get("/readyz")
+        ready = await cut_off.get("/readyz")
         assert ready.status == 503
         assert (await ready.json())["checks"]["s3"].startswith("unavailable")
 
 
 async def test_s3_failing_mid_download_cuts_the_connection(
-    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch, mark_ready: MarkReady
 ) -> None:
     """Once the 200 is sent, an S3 failure can only show as a short body: the client must notice."""
     resp = await client.post("/api/v1/media", data=Upload(40 * 1024).body())
     assert resp.status == 201
-    media_id = (await resp.json())["id"]
+    created = await resp.json()
+    await mark_ready(created["id"], "video", "video/mp4")
+    link = await file_link(client, created, "video")
 
     async def failing(self: ObjectStream) -> AsyncIterator[bytes]:
         yield b"\x00" * 1024
         raise StorageUnavailable("test")
 
     monkeypatch.setattr(ObjectStream, "chunks", failing)
-    got = await client.get(f"/api/v1/media/{media_id}")
+    got = await client.get(link)
     assert got.status == 200
     with pytest.raises(aiohttp.ClientPayloadError):
         await got.read()
