@@ -19,7 +19,7 @@ import pytest
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.stream import VideoStream
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageCms, PngImagePlugin
 
 from media.sanitise import HO_CHI_MINH, Policy, Refused, Sanitised, sanitise
 
@@ -86,6 +86,19 @@ def test_jpeg_loses_all_metadata_and_offers_its_location_and_time(tmp_path: Path
     assert result.suggestion.lat == pytest.approx(21.0285, abs=1e-6)
     assert result.suggestion.lon == pytest.approx(105.8542, abs=1e-6)
     assert result.suggestion.taken_at == datetime(2025, 3, 14, 9, 26, 53, tzinfo=timezone(timedelta(hours=7)))
+
+
+def test_embedded_colour_profile_is_converted_not_shipped(tmp_path: Path) -> None:
+    """A real ICC profile is applied to the pixels (here a no-op sRGB→sRGB) and left out of the output."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    original = tmp_path / "photo.jpg"
+    _photo().save(original, "JPEG", icc_profile=profile)
+
+    result = sanitise(original, tmp_path)
+
+    for path in _names(result).values():
+        _assert_bare_picture(path, "JPEG")
+        assert profile[36:40] not in path.read_bytes()  # the "acsp" signature of any ICC profile
 
 
 def test_time_without_offset_is_taken_as_vietnamese_local_time(tmp_path: Path) -> None:
