@@ -85,6 +85,7 @@ class Sanitised:
     duration_seconds: float | None = None
 
 
+_DERIVATIVE_NAMES = frozenset({"display", "thumbnail", "poster", "video", "audio"})
 REFUSAL_CODES = frozenset({"not_media", "undecodable", "too_many_pixels", "too_long", "type_not_allowed"})
 
 
@@ -99,7 +100,13 @@ class Refused(Exception):
 
 
 def sanitise(original: Path, workdir: Path, policy: Policy = Policy()) -> Sanitised:
-    """The safe derivatives of `original`, written into `workdir`, or `Refused`."""
+    """The safe derivatives of `original`, written into `workdir`, or `Refused`.
+
+    Derivatives are named after themselves (`display.jpg`, `video.mp4`, `audio.m4a`...): the original
+    may sit in `workdir` under any other name.
+    """
+    if original.resolve().parent == workdir.resolve() and original.stem in _DERIVATIVE_NAMES:
+        raise ValueError(f"{original.name} would be overwritten by a derivative; name the original otherwise")
     with original.open("rb") as f:
         head = f.read(_HEAD_BYTES)
     family = _sniff(head)
@@ -189,7 +196,7 @@ def _sanitise_image(original: Path, workdir: Path, policy: Policy, family: str) 
         _register_heif()
     with _PIXELS_LOCK:
         # Pillow's own bomb check (a warning past the limit, an error past twice it) runs inside
-        # Image.open; ours below is exact. The global is only ever raised to the policy's value.
+        # Image.open; ours below is exact. The global is process-wide: all workers share one policy.
         Image.MAX_IMAGE_PIXELS = policy.max_image_pixels
     try:
         # Only the named decoder may read the file: a JPEG-looking file is never handed to, say, EPS.
@@ -501,6 +508,8 @@ def _remux_video(
                 out.mux(packet)
         if transcoder is not None:
             transcoder.flush()
+    if poster is None:
+        poster = _drain_first_frame(video)  # a decoder with delay may hold a short clip's only frames
     return poster, last_seconds
 
 
@@ -527,13 +536,25 @@ def _first_frame(packet: av.Packet[Any]) -> Image.Image | None:
     try:
         for frame in packet.decode():
             if isinstance(frame, av.VideoFrame):
-                picture: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]  # PyAV leaves it unannotated
-                # The display matrix (phones filming upright) is applied by players; the poster follows suit.
-                turn = _COUNTERCLOCKWISE.get(round(frame.rotation) % 360)
-                return picture.transpose(turn) if turn is not None else picture
+                return _upright(frame)
     except (av.error.FFmpegError, ValueError):
         return None  # a broken first packet: try the next one
     return None
+
+
+def _drain_first_frame(video: VideoStream) -> Image.Image | None:
+    try:
+        frames = video.codec_context.decode(None)
+    except (av.error.FFmpegError, ValueError):
+        return None
+    return _upright(frames[0]) if frames else None
+
+
+def _upright(frame: av.VideoFrame) -> Image.Image:
+    picture: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]  # PyAV leaves it unannotated
+    # The display matrix (phones filming upright) is applied by players; the poster follows suit.
+    turn = _COUNTERCLOCKWISE.get(round(frame.rotation) % 360)
+    return picture.transpose(turn) if turn is not None else picture
 
 
 _COUNTERCLOCKWISE = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}

@@ -370,6 +370,16 @@ def test_webm_stays_webm(tmp_path: Path) -> None:
         assert [s.codec_context.codec.canonical_name for s in remuxed.streams] == ["vp9", "opus"]
 
 
+def test_one_frame_video_still_gets_a_poster(tmp_path: Path) -> None:
+    """A clip shorter than the decoder's delay yields its poster when the decoder is drained."""
+    original = tmp_path / "blink.mp4"
+    _make_video(original, 0.04, audio=False)
+
+    result = sanitise(original, tmp_path)
+
+    assert set(_names(result)) == {"video", "poster", "thumbnail"}
+
+
 def test_video_longer_than_the_policy_is_refused(tmp_path: Path) -> None:
     """The declared duration is checked before anything is written."""
     original = tmp_path / "long.mp4"
