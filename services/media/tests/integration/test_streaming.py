@@ -229,6 +229,13 @@ async def test_unreachable_s3_is_a_503_not_a_500(
         assert time.monotonic() - started < 10
         assert (await up.json())["errors"][0]["code"] == "service_unavailable"
         assert int(up.headers["Retry-After"]) > 0
+        # nothing recorded: only the upload made before the outage has a row and a media.uploaded event
+        assert len(await media_rows()) == 1
+        conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.db_schema})
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+        finally:
+            await conn.close()
         down = await cut_off.get(link)
         assert down.status == 503
         assert (await down.json())["errors"][0]["code"] == "service_unavailable"
