@@ -105,7 +105,7 @@ SERVICES: tuple[Service, ...] = (
         "routing", 8083, ("api", "relay", "consume"), env=routing_env, topics=agency_topics, setup=("load-reference",)
     ),
     Service("notify", 8084, ("api", "relay", "consume", "sink"), env=notify_env),
-    Service("media", 8082, ("api",), env=media_env),
+    Service("media", 8082, ("api", "relay", "worker"), env=media_env),
 )
 
 
