@@ -77,7 +77,7 @@ def test_workers_of_a_new_service_get_the_next_ports(cfg: Config) -> None:
 
 
 def test_ports_are_those_the_readme_documents(cfg: Config) -> None:
-    """HTTP 8081-8084 and workers 9201-9207 in the documented order: intake, routing, notify (relay, consume), media."""
+    """HTTP 8081-8084 and workers 9201-9208 in the documented order: intake, routing, notify (relay, consume), media."""
     assert http_ports(cfg) == {"intake": 8081, "media": 8082, "routing": 8083, "notify": 8084}
     assert list(worker_ports(cfg).items()) == [
         ("intake-relay", 9201),
@@ -87,6 +87,7 @@ def test_ports_are_those_the_readme_documents(cfg: Config) -> None:
         ("notify-relay", 9205),
         ("notify-consume", 9206),
         ("media-relay", 9207),
+        ("media-worker", 9208),
     ]
 
 

@@ -30,6 +30,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "auth_signing_key": generate_signing_key,
     # The development stack's first admin account (routing's staff accounts; `make run` creates it).
     "admin_password": lambda: secrets.token_urlsafe(18),
+    "media_url_key": lambda: secrets.token_urlsafe(32),  # media: HMAC key of its signed file links
 }
 
 

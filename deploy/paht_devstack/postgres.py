@@ -37,7 +37,7 @@ def server_options(cfg: Config) -> list[str]:
         *("-c", "synchronous_commit=on"),
         *("-c", f"fsync={flag}"),
         *("-c", f"full_page_writes={flag}"),
-        # eleven service processes with their pools need more than the default 100
+        # thirteen service processes with their pools need more than the default 100
         *("-c", "max_connections=300"),
     ]
 

@@ -21,7 +21,7 @@ from paht_shared.auth import public_jwks
 from paht_shared.contracts.topics import agency_inbox
 
 # Process kinds that are not the API but serve /healthz, /readyz and /metrics on a port of their own.
-WORKER_KINDS = ("relay", "consume")
+WORKER_KINDS = ("relay", "consume", "worker")
 
 
 def no_env(cfg: Config) -> dict[str, str]:
@@ -89,6 +89,7 @@ def media_env(cfg: Config) -> dict[str, str]:
         "MEDIA_S3_ACCESS_KEY": cfg.s3_access_key,
         "MEDIA_S3_SECRET_KEY": cfg.s3_secret_key,
         "MEDIA_S3_BUCKET": cfg.s3_bucket,
+        "MEDIA_URL_SIGNING_KEY": dev_secret(cfg, "media_url_key"),
     }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import mailbox
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,18 +80,3 @@ async def test_report_is_routed_tracked_and_the_agency_emailed_once(
         assert anonymous.status == 401  # the delivery log is for staff only
         deliveries = await resp.json()
     assert [(d["channel"], d["recipient"]) for d in deliveries] == [("email", "sxd@paht.example")]
-
-
-async def test_media_round_trip_through_the_running_service(platform: dict[str, Any]) -> None:
-    """A photo uploaded to media comes back byte for byte."""
-    media = f"http://127.0.0.1:{platform['http_ports']['media']}"
-    photo = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 100
-    form = aiohttp.FormData()
-    form.add_field("file", photo, filename="anh.png", content_type="image/png")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{media}/api/v1/media", data=form) as resp:
-            assert resp.status == 201
-            media_id = (await resp.json())["id"]
-        async with http.get(f"{media}/api/v1/media/{media_id}") as resp:
-            assert resp.status == 200
-            assert await resp.read() == photo

@@ -8,6 +8,7 @@ added, and make one consumer's dependency fail to see its /readyz, and only its,
 from __future__ import annotations
 
 import contextlib
+import io
 import mailbox
 import os
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from paht_shared.testing import pii
@@ -22,13 +24,19 @@ from paht_shared.testing.kafka import wait_until
 
 from .conftest import ROOT, devstack
 
-# What one report in category giao-thong (routed to Sở Xây dựng, SXD) makes each relay publish.
+# What one report in category giao-thong (routed to Sở Xây dựng, SXD) with one photo makes each relay publish.
 RELAY_TOPICS = {
     "intake-relay": {"report.submitted.v1"},
     "routing-relay": {"report.routed.v1", "report.status_changed.v1", "agency.sxd.inbox.v1"},
     "notify-relay": {"notification.sent.v1"},
+    "media-relay": {"media.uploaded.v1", "media.stored.v1"},
 }
-CONSUMER_SERVICES = {"intake-consume": "intake", "routing-consume": "routing", "notify-consume": "notify"}
+CONSUMER_SERVICES = {
+    "intake-consume": "intake",
+    "routing-consume": "routing",
+    "notify-consume": "notify",
+    "media-worker": "media",
+}
 
 Counts = dict[tuple[str, str], float]  # (metric, label that says what) -> value
 
@@ -53,8 +61,22 @@ async def readiness(http: aiohttp.ClientSession, port: int) -> tuple[int, dict[s
         return resp.status, dict((await resp.json())["checks"])
 
 
-async def submit(http: aiohttp.ClientSession, intake_port: int) -> str:
+def photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (90, 90, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def submit(http: aiohttp.ClientSession, intake_port: int, media_port: int | None = None) -> str:
+    """A report in giao-thong; with `media_port`, with a photo uploaded first and attached."""
     body = pii.sample_report(category="giao-thong", caller=1)
+    if media_port is not None:
+        form = aiohttp.FormData()
+        form.add_field("file", photo(), filename="anh.jpg", content_type="image/jpeg")
+        async with http.post(f"http://127.0.0.1:{media_port}/api/v1/media", data=form) as resp:
+            assert resp.status == 201
+            uploaded = await resp.json()
+        body["media"] = [{"id": uploaded["id"], "upload_token": uploaded["upload_token"]}]
     async with http.post(
         f"http://127.0.0.1:{intake_port}/api/v1/reports", json=body, headers=pii.caller_headers(1)
     ) as resp:
@@ -74,7 +96,7 @@ async def test_each_worker_process_counts_its_own_part_of_a_report(platform: dic
     assert set(workers) == set(RELAY_TOPICS) | set(CONSUMER_SERVICES)
     async with aiohttp.ClientSession() as http:
         before = {name: await scrape(http, port) for name, port in workers.items()}
-        report_id = await submit(http, platform["http_ports"]["intake"])
+        report_id = await submit(http, platform["http_ports"]["intake"], platform["http_ports"]["media"])
 
         def grew(name: str, after: Counts) -> set[str]:
             """What this process counted more of since `before`: topics for a relay, handlers for a consumer."""
