@@ -41,7 +41,9 @@ def weed_args(cfg: Config, config_file: Path) -> list[str]:
         *("-s3", f"-s3.port={cfg.s3_port}", f"-s3.config={config_file}"),
         # the Iceberg and Lance catalog servers (8181, 9101) are not used
         *("-s3.port.iceberg=0", "-s3.port.lance=0"),
-        *("-master.volumeSizeLimitMB=64", "-volume.max=16"),
+        # 64 MB volumes; as many as the free disk allows (0 = auto): a fixed small count filled up after a few
+        # days of test runs and uploads, and SeaweedFS then answers every PUT with a 500 (no writable volume)
+        *("-master.volumeSizeLimitMB=64", "-volume.max=0"),
     ]
 
 
