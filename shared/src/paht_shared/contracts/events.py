@@ -51,6 +51,9 @@ class ReportSubmittedV1(EventData):
     identity_shared: bool = False  # the reporter consented to agencies seeing who they are, and is not anonymous
     emergency: bool = False  # only the hotline channel sets it
     media: tuple[MediaRef, ...] = ()  # the attached files with their proof of upload (media_ids lists the same ids)
+    # How to reach the reporter, sealed for notify alone (paht_shared.sealing: notify's public key): email,
+    # phone, app device token and the channels they chose. Opaque to everyone else on the way.
+    contact_sealed: str | None = None
 
 
 class AssignedAgency(EventData):
@@ -176,6 +179,20 @@ class ReportDeadlineV1(EventData):
     at: datetime
 
 
+class NotificationPreferencesV1(EventData):
+    """intake -> report.citizen_actions.v1: the reporter turned a channel of their notifications on or off."""
+
+    event_type = "report.notification_preferences"
+    schema_version = 1
+
+    report_id: uuid.UUID
+    tracking_code: str
+    email: bool
+    sms: bool
+    push: bool
+    changed_at: datetime
+
+
 class NotificationSentV1(EventData):
     """notify -> notification.sent.v1: a message went out (never its recipient's address)."""
 
@@ -238,6 +255,7 @@ PUBLISHED: tuple[type[EventData], ...] = (
     ReportReopenedV1,
     InformationProvidedV1,
     ReportDeadlineV1,
+    NotificationPreferencesV1,
     NotificationSentV1,
     MediaUploadedV1,
     MediaStoredV1,
