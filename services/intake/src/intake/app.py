@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
+import structlog
 from aiohttp import web
 
 from intake import handlers, staff_handlers
@@ -17,10 +18,18 @@ from intake.validation import TenantArea
 from paht_shared.calendar import OfficeCalendar
 from paht_shared.crypto import FieldCipher, Keyring
 from paht_shared.runtime import service_app
+from paht_shared.sealing import check_public_key
+
+log = structlog.get_logger("intake.app")
 
 
 def make_vault(settings: Settings) -> PersonalDataVault:
-    return PersonalDataVault(FieldCipher(Keyring.parse(settings.pii_keys)), base64.b64decode(settings.blind_index_key))
+    notify_key = settings.notify_public_key or None
+    if notify_key is not None:
+        check_public_key(notify_key)  # a wrong key fails the start, not every submission
+    return PersonalDataVault(
+        FieldCipher(Keyring.parse(settings.pii_keys)), base64.b64decode(settings.blind_index_key), notify_key
+    )
 
 
 def tenant_area(settings: Settings) -> TenantArea:
@@ -55,6 +64,9 @@ def build_app(settings: Settings) -> web.Application:
     app = service_app(settings, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[VAULT] = make_vault(settings)
+    if app[VAULT].notify_public_key is None:
+        # Said once per process: without the key no contact is sealed and notify cannot tell any citizen.
+        log.warning("citizen_notifications_off", reason="INTAKE_NOTIFY_PUBLIC_KEY not set")
     app[TENANT] = tenant_area(settings)
     app[RECEPTION] = reception(settings)
     app[CITIZEN_POLICY] = citizen_policy(settings)
@@ -68,6 +80,7 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/v1/reports/{tracking_code}/information", handlers.post_information)
     app.router.add_post("/api/v1/reports/{tracking_code}/rating", handlers.post_rating)
     app.router.add_post("/api/v1/reports/{tracking_code}/reopen", handlers.post_reopen)
+    app.router.add_post("/api/v1/reports/{tracking_code}/notifications", handlers.post_notifications)
     app.router.add_get("/api/v1/public/reports", handlers.list_public_reports)
     app.router.add_get("/api/v1/public/reports/{tracking_code}", handlers.get_public_report)
     app.router.add_get("/api/v1/public/stats", handlers.get_public_stats)

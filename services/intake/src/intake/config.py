@@ -43,3 +43,8 @@ class Settings(ServiceSettings):
     trusted_proxies: str = "127.0.0.1,::1"
     wrong_secrets_per_code: int = 10  # then the code is locked for tracking_lock_minutes
     tracking_lock_minutes: int = 15
+
+    # Notify's X25519 public key (paht_shared.sealing, urlsafe base64): the reporter's contact travels in
+    # report.submitted sealed with it, readable by notify alone. Unset: no contact leaves intake, and the
+    # citizen gets no notifications.
+    notify_public_key: str | None = None

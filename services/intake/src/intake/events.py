@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import datetime
 
-from intake.models import SubmitReport
+from intake.models import NotificationChoice, SubmitReport
 from intake.validation import CheckedReport
 from paht_shared.contracts import MediaRef, ReportSubmittedV1
+from paht_shared.sealing import seal
 
 PRODUCER = "intake"
 
@@ -21,8 +23,10 @@ def report_submitted(
     submitted_at: datetime,
     received_at: datetime,
     masked_texts: tuple[str | None, str | None, str | None],
+    contact_sealed: str | None = None,
 ) -> ReportSubmittedV1:
-    """`masked_texts`: title, content and address with personal data masked (the event never carries any)."""
+    """`masked_texts`: title, content and address with personal data masked (the event never carries any);
+    `contact_sealed`: the reporter's contact, readable by notify alone (seal_contact)."""
     title, content, address_text = masked_texts
     assert cmd.category is not None  # noqa: S101 - checked before we get here
     assert title is not None  # noqa: S101 - checked before we get here
@@ -48,4 +52,35 @@ def report_submitted(
         media=tuple(
             MediaRef(media_id=a.id, token_sha256=hashlib.sha256(a.upload_token.encode()).hexdigest()) for a in cmd.media
         ),
+        contact_sealed=contact_sealed,
     )
+
+
+def notification_channels(cmd: SubmitReport) -> NotificationChoice:
+    """The reporter's choice, or by default every channel they gave an address for."""
+    if cmd.notifications is not None:
+        return cmd.notifications
+    return NotificationChoice(
+        email=cmd.reporter.email is not None, sms=cmd.reporter.phone is not None, push=cmd.device_token is not None
+    )
+
+
+def contact_context(report_id: uuid.UUID) -> bytes:
+    """What a sealed contact is bound to: it opens only as the contact of this report."""
+    return b"paht-contact:" + str(report_id).encode()
+
+
+def seal_contact(cmd: SubmitReport, report_id: uuid.UUID, notify_public_key: str | None) -> str | None:
+    """How notify reaches the reporter, sealed with notify's public key; None without a key (no notifications).
+
+    Anonymous reporters are sealed too: anonymity hides them from agencies and the public, not from the
+    messages about their own report."""
+    if notify_public_key is None:
+        return None
+    contact = {
+        "email": cmd.reporter.email,
+        "phone": cmd.reporter.phone,  # E.164, as the model normalised it
+        "push_token": cmd.device_token,
+        "channels": notification_channels(cmd).model_dump(),
+    }
+    return seal(notify_public_key, json.dumps(contact).encode(), contact_context(report_id))

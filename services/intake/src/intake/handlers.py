@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 from intake import public, service, tracking
 from intake.app_keys import CITIZEN_POLICY, RECEPTION, SETTINGS, SUBMISSION_LIMITER, TENANT, VAULT
 from intake.limits import client_address
-from intake.models import ProvideInformation, PublicFilters, RateAnswer, ReopenReport
+from intake.messages import FieldError
+from intake.models import NotificationChoice, ProvideInformation, PublicFilters, RateAnswer, ReopenReport
 from intake.validation import InvalidRequest, check_submission, pydantic_errors
 from paht_shared import reference
 from paht_shared.envelope import utc_now
@@ -84,6 +85,8 @@ def guarded(
             return too_many(
                 "tracking_locked", "Nhập sai mã bí mật quá nhiều lần. Vui lòng thử lại sau.", exc.retry_after
             )
+        except tracking.ChannelWithoutAddress as exc:
+            return errors_response([_channel_without_address(channel) for channel in exc.channels])
         except tracking.ActionNotAllowed as exc:
             return json_error(409, exc.code, _NOT_ALLOWED.get(exc.code, "Thao tác này hiện không thực hiện được."))
 
@@ -98,6 +101,47 @@ _NOT_ALLOWED = {
     "window_passed": "Đã quá thời hạn đánh giá hoặc mở lại phản ánh.",
     "reopen_limit_reached": "Phản ánh đã được mở lại đủ số lần cho phép.",
 }
+
+
+# channel -> (the submission's field that holds its address, what to tell the citizen when it is missing)
+_CHANNEL_ADDRESS = {
+    "email": ("email", "Vui lòng nhập địa chỉ email để nhận thông báo qua email."),
+    "sms": ("phone", "Vui lòng nhập số điện thoại để nhận thông báo qua tin nhắn."),
+    "push": ("device_token", "Cần mã thiết bị của ứng dụng để nhận thông báo trên ứng dụng."),
+}
+
+
+def _channel_without_address(channel: str, prefix: str = "") -> FieldError:
+    return {"field": prefix + channel, "code": "contact_required", "message": _CHANNEL_ADDRESS[channel][1]}
+
+
+def notification_errors(raw: dict[str, Any]) -> list[FieldError]:
+    """The submission's notification rules that span fields (the shapes are models.py's): a device token only
+    from the app, and a channel turned on only with its address. Read from the raw body so that they are
+    reported together with every other problem."""
+    errors: list[FieldError] = []
+    token = raw.get("device_token")
+    if token is not None and raw.get("channel", "web") != "app":
+        errors.append(
+            {"field": "device_token", "code": "field_not_allowed", "message": "Mã thiết bị chỉ dùng cho ứng dụng."}
+        )
+        token = None
+    reporter = raw.get("reporter")
+    given = dict(reporter) if isinstance(reporter, dict) else {}
+    given["device_token"] = token
+    chosen = raw.get("notifications")
+    if isinstance(chosen, dict):
+        for channel, (field, _message) in _CHANNEL_ADDRESS.items():
+            address = given.get(field)
+            if chosen.get(channel) is True and (not isinstance(address, str) or not address.strip()):
+                errors.append(_channel_without_address(channel, "notifications."))
+    return errors
+
+
+def _merged(first: list[FieldError], then: list[FieldError]) -> list[FieldError]:
+    """At most one error per field, the first one given."""
+    seen = {e["field"] for e in first}
+    return first + [e for e in then if e["field"] not in seen]
 
 
 def parse(model: type[Model], body: dict[str, Any]) -> Model:
@@ -154,7 +198,14 @@ async def post_report(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         return json_error(400, "invalid_idempotency_key", "Idempotency-Key không hợp lệ (tối đa 200 ký tự).")
-    checked = check_submission(await json_object(request), request.app[TENANT], utc_now())
+    raw = await json_object(request)
+    notification_problems = notification_errors(raw)
+    try:
+        checked = check_submission(raw, request.app[TENANT], utc_now())
+    except InvalidRequest as exc:
+        raise InvalidRequest(_merged(notification_problems, exc.errors)) from None
+    if notification_problems:
+        raise InvalidRequest(notification_problems)
     try:
         receipt, replayed = await service.submit_report(
             request.app[DB_POOL], request.app[VAULT], checked, key, request[CORRELATION_ID], request.app[RECEPTION]
@@ -213,6 +264,11 @@ async def post_rating(request: web.Request) -> web.Response:
 @guarded
 async def post_reopen(request: web.Request) -> web.Response:
     return await _citizen_action(request, ReopenReport, tracking.reopen_report)
+
+
+@guarded
+async def post_notifications(request: web.Request) -> web.Response:
+    return await _citizen_action(request, NotificationChoice, tracking.set_notifications)
 
 
 def _query(request: web.Request, allowed: set[str]) -> dict[str, str]:

@@ -138,6 +138,20 @@ class Attachment(BaseModel):
     upload_token: Annotated[str, StringConstraints(min_length=20, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+class NotificationChoice(BaseModel):
+    """Which channels tell the reporter about their report: email, SMS (the phone), app push (device token)."""
+
+    model_config = _STRICT
+
+    email: StrictBool
+    sms: StrictBool
+    push: StrictBool
+
+
+# An FCM/APNs registration token or similar; only this alphabet, so it can never carry markup or spaces.
+DeviceToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9:_\-.]{10,4096}$")]
+
+
 class SubmitReport(BaseModel):
     """A citizen's report from the web form or the app. Which fields are required depends on the case
     (domain.missing_identity); the presence rules run in validation.py, after the shapes here."""
@@ -155,6 +169,9 @@ class SubmitReport(BaseModel):
     anonymous: StrictBool = False
     consent: Consent = Consent()
     media: Annotated[list[Attachment], Field(max_length=10)] = Field(default_factory=list)
+    # Absent: each channel the reporter gave an address for (handlers check a chosen channel has one).
+    notifications: NotificationChoice | None = None
+    device_token: DeviceToken | None = None  # the app's push address; the app channel only
 
     @field_validator("media")
     @classmethod
@@ -298,6 +315,7 @@ class TrackedReport(BaseModel):
     rating: GivenRating | None
     next_actions: list[NextAction]
     timeline: list[TimelineEntry]
+    notifications: NotificationChoice
 
 
 class PublicReport(BaseModel):

@@ -13,7 +13,7 @@ import structlog
 
 from intake import repository
 from intake.domain import hash_secret, new_tracking_code, new_tracking_secret
-from intake.events import PRODUCER, report_submitted
+from intake.events import PRODUCER, notification_channels, report_submitted, seal_contact
 from intake.models import ReportReceipt, SubmitReport
 from intake.validation import CheckedReport
 from paht_shared import outbox
@@ -43,6 +43,7 @@ class TooManySubmissions(Exception):
 class PersonalDataVault:
     cipher: FieldCipher
     blind_index_key: bytes
+    notify_public_key: str | None = None  # seals the reporter's contact for notify; None: no notifications
 
     def seal_reporter(self, reporter_id: uuid.UUID, cmd: SubmitReport) -> dict[str, bytes | None]:
         r = cmd.reporter
@@ -166,11 +167,15 @@ async def _store_new_report(
         masked(cmd.content, cmd),
         masked(cmd.location.address_text, cmd),
     )
+    contact_sealed = seal_contact(cmd, report_id, vault.notify_public_key)
     event = Envelope.of(
-        report_submitted(cmd, checked, report_id, tracking_code, now, received_at, (title, content, address_text)),
+        report_submitted(
+            cmd, checked, report_id, tracking_code, now, received_at, (title, content, address_text), contact_sealed
+        ),
         PRODUCER,
         correlation_id,
     )
+    channels = notification_channels(cmd)
     sealed = vault.seal_reporter(reporter_id, cmd)
     async with pool.acquire() as conn, conn.transaction():
         if sealed["phone_bidx"] is not None:
@@ -209,6 +214,10 @@ async def _store_new_report(
                     {"title": cmd.title, "content": cmd.content, "address_text": cmd.location.address_text},
                 ),
                 "search_text": fold(f"{title} {content} {address_text or ''}"),
+                # NULL: no address for the channel, so the reporter cannot turn it on later
+                "notify_email": channels.email if cmd.reporter.email is not None else None,
+                "notify_sms": channels.sms if cmd.reporter.phone is not None else None,
+                "notify_push": channels.push if cmd.device_token is not None else None,
             },
         )
         if idempotency_key is not None:

@@ -19,6 +19,7 @@ from intake.models import (
     InformationRequest,
     Named,
     NextAction,
+    NotificationChoice,
     ProvideInformation,
     RateAnswer,
     Rating,
@@ -30,6 +31,7 @@ from intake.service import PersonalDataVault, reporter_names
 from paht_shared import outbox, reference
 from paht_shared.contracts import (
     InformationProvidedV1,
+    NotificationPreferencesV1,
     ReportRatedV1,
     ReportReopenedV1,
     ReportStatus,
@@ -63,6 +65,14 @@ class TrackingLocked(Exception):
         self.retry_after = retry_after
 
 
+class ChannelWithoutAddress(Exception):
+    """The reporter turned on a channel they gave no address for when submitting (a 422 per channel)."""
+
+    def __init__(self, channels: list[str]) -> None:
+        super().__init__("channel without address")
+        self.channels = channels
+
+
 class ActionNotAllowed(Exception):
     """The report is not in a state that allows the action (a 409 with `code`)."""
 
@@ -94,6 +104,7 @@ async def track_report(
     async with pool.acquire() as conn:
         events = await repository.timeline(conn, row["id"])
         requests = await repository.information_requests(conn, row["id"])
+        notifications = await _notifications(conn, row["id"])
     original = vault.open_original(row["id"], row["original_enc"]) if row["original_enc"] else {}
     status = ReportStatus(row["status"])
     info = [
@@ -122,6 +133,7 @@ async def track_report(
         rating=_rating_of(row),
         next_actions=next_actions(row, info, policy),
         timeline=timeline_of(events),
+        notifications=_choice(notifications),
     )
 
 
@@ -235,6 +247,70 @@ async def reopen_report(
         )
         await _publish(conn, event, row["id"], correlation_id)
     log.info("report_reopened", report_id=str(row["id"]), reopen_count=count)
+
+
+async def set_notifications(
+    pool: asyncpg.Pool,
+    _vault: PersonalDataVault,
+    tracking_code: str,
+    secret: str,
+    cmd: NotificationChoice,
+    policy: CitizenPolicy,
+    correlation_id: str,
+) -> None:
+    """The reporter turns channels on or off; notify learns it from report.notification_preferences.
+
+    No timeline entry: the choice is about the messages, not the report. A channel the reporter gave no
+    address for stays off (notify has nothing to send to)."""
+    row = await _authenticate(pool, tracking_code, secret, policy)
+    now = utc_now()
+    async with pool.acquire() as conn, conn.transaction():
+        current = await _notifications(conn, row["id"], for_update=True)
+        assert current is not None  # noqa: S101 - reports are never deleted
+        chosen = cmd.model_dump()
+        missing = [ch for ch, on in chosen.items() if on and current[f"notify_{ch}"] is None]
+        if missing:
+            raise ChannelWithoutAddress(missing)
+        await conn.execute(
+            # NULL (no address) stays NULL; the others take the new choice
+            "UPDATE reports SET notify_email = CASE WHEN notify_email IS NULL THEN NULL ELSE $2::boolean END, "
+            "notify_sms = CASE WHEN notify_sms IS NULL THEN NULL ELSE $3::boolean END, "
+            "notify_push = CASE WHEN notify_push IS NULL THEN NULL ELSE $4::boolean END WHERE id = $1",
+            row["id"],
+            cmd.email,
+            cmd.sms,
+            cmd.push,
+        )
+        event = NotificationPreferencesV1(
+            report_id=row["id"],
+            tracking_code=tracking_code,
+            email=cmd.email,
+            sms=cmd.sms,
+            push=cmd.push,
+            changed_at=now,
+        )
+        await _publish(conn, event, row["id"], correlation_id)
+    log.info("notification_preferences_changed", report_id=str(row["id"]), **chosen)
+
+
+# The notification columns are read and written here rather than in repository.py (0004 added them).
+async def _notifications(
+    conn: asyncpg.Connection, report_id: uuid.UUID, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT notify_email, notify_sms, notify_push FROM reports WHERE id = $1{lock}", report_id
+    )
+    return row
+
+
+def _choice(row: asyncpg.Record | None) -> NotificationChoice:
+    """NULL (no address for the channel) shows as off."""
+    if row is None:
+        return NotificationChoice(email=False, sms=False, push=False)
+    return NotificationChoice(
+        email=bool(row["notify_email"]), sms=bool(row["notify_sms"]), push=bool(row["notify_push"])
+    )
 
 
 async def _publish(conn: asyncpg.Connection, data: EventData, report_id: uuid.UUID, correlation_id: str) -> None:
