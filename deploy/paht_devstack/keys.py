@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from paht_devstack.config import Config
 from paht_shared.auth import generate_signing_key
+from paht_shared.sealing import generate_keypair
 
 
 def _random_key() -> str:
@@ -31,6 +32,9 @@ GENERATORS: dict[str, Callable[[], str]] = {
     # The development stack's first admin account (routing's staff accounts; `make run` creates it).
     "admin_password": lambda: secrets.token_urlsafe(18),
     "media_url_key": lambda: secrets.token_urlsafe(32),  # media: HMAC key of its signed file links
+    # notify: the private X25519 key that opens the reporters' contacts; intake seals with its public half
+    # (derived from it with sealing.public_key_of, so one stored value keeps the halves matched).
+    "notify_contact_key": lambda: generate_keypair()[0],
 }
 
 

@@ -19,6 +19,7 @@ from paht_devstack.config import Config
 from paht_devstack.keys import dev_secret
 from paht_shared.auth import public_jwks
 from paht_shared.contracts.topics import agency_inbox
+from paht_shared.sealing import public_key_of
 
 # Process kinds that are not the API but serve /healthz, /readyz and /metrics on a port of their own.
 WORKER_KINDS = ("relay", "consume", "worker")
@@ -64,6 +65,8 @@ def intake_env(cfg: Config) -> dict[str, str]:
     return {
         "INTAKE_PII_KEYS": dev_secret(cfg, "pii_keys"),
         "INTAKE_BLIND_INDEX_KEY": dev_secret(cfg, "blind_index_key"),
+        # seals the reporter's contact for notify (NOTIFY_CONTACT_PRIVATE_KEY opens it)
+        "INTAKE_NOTIFY_PUBLIC_KEY": public_key_of(dev_secret(cfg, "notify_contact_key")),
     }
 
 
@@ -80,6 +83,7 @@ def notify_env(cfg: Config) -> dict[str, str]:
         "NOTIFY_SINK_HOST": "127.0.0.1",
         "NOTIFY_SINK_PORT": str(cfg.smtp_sink_port),
         "NOTIFY_SINK_DIR": str(cfg.mail_dir),
+        "NOTIFY_CONTACT_PRIVATE_KEY": dev_secret(cfg, "notify_contact_key"),
     }
 
 
