@@ -1,4 +1,4 @@
-"""python -m notify api|relay|consume|sink|deliveries|migrate"""
+"""python -m notify api|relay|consume|sink|gateway|deliveries|migrate"""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from notify import gateway
 from notify.app import build_app
 from notify.config import Settings
 from notify.consumers import senders, subscriptions
@@ -26,6 +27,17 @@ def main() -> None:
                 run_consumers(settings, settings.db_schema, subscriptions(settings), workers=senders(settings))
             ),
             "sink": lambda: asyncio.run(serve(settings.sink_host, settings.sink_port, Path(settings.sink_dir))),
+            # the development SMS gateway and push webhook: records what it receives (.infra/gateway/*.jsonl)
+            "gateway": lambda: asyncio.run(
+                gateway.serve(
+                    settings.gateway_host,
+                    settings.gateway_port,
+                    Path(settings.gateway_dir),
+                    settings.sms_api_key,
+                    settings.push_secret,
+                    settings.gateway_fail_next,
+                )
+            ),
             "deliveries": lambda: asyncio.run(deliveries(settings, sys.argv[2:])),
         },
     )

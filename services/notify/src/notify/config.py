@@ -17,6 +17,26 @@ class Settings(ServiceSettings):
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "PAHT Cần Thơ <no-reply@paht.example>"
     portal_url: str = "http://127.0.0.1:8080"
+    # The private half of the key intake seals citizens' contacts with (paht_shared.sealing); without it
+    # notify tells agencies only.
+    contact_private_key: str | None = None
+    # A delivery that kept failing this many times (the gateway or mail server away) is marked failed for a
+    # person to see (`python -m notify deliveries`); the pause between attempts doubles, with jitter.
+    max_attempts: int = 10
+    smtp_pool_size: int = 4
+    # SMS gateway and push webhook (the defaults point at `python -m notify gateway`, the development recorder)
+    sms_url: str = "http://127.0.0.1:2527/sms"
+    sms_api_key: str = "paht-sms-dev"
+    sms_sender_id: str = "PAHT"
+    sms_rate_per_second: float = 5.0
+    push_url: str = "http://127.0.0.1:2527/push"
+    push_secret: str = "paht-push-dev"  # noqa: S105 - the development recorder's own secret
+    push_rate_per_second: float = 20.0
+    channel_timeout_seconds: float = 10.0
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 2527
+    gateway_dir: str = ".infra/gateway"
+    gateway_fail_next: int = 0
     # The sender (runs in the consume process): how often it looks for due deliveries, how many it claims at
     # once, the first pause after the mail server was away (doubling), and after how long a row a sender
     # left `sending` counts as abandoned (far beyond smtp_timeout_seconds: a live sender is never that slow).

@@ -43,8 +43,16 @@ class PendingDelivery(BaseModel):
     channel: str
     audience: str
     agency_code: str | None
-    recipient: str
+    recipient: str  # an agency's address; for a citizen only a masked form (the log shows it)
     subject: str
     message_id: str
-    message: bytes
+    message: bytes  # email: the RFC 5322 message (a citizen's without its To: header); sms/push: UTF-8 text
     attempts: int = 0  # sends tried so far, this one included once claimed
+    recipient_sealed: str | None = None  # a citizen's address, sealed for notify; opened only to send
+    kind: str | None = None  # what it tells: "citizen.answered", "agency.assigned", ...
+
+    @property
+    def dedupe_key(self) -> str:
+        """Exactly once per (event, recipient, channel): the event's redelivery records nothing more. (Built
+        from the masked recipient: sealing is randomised, the masked form is stable.)"""
+        return f"{self.event_id}:{self.channel}:{self.audience}:{self.recipient}"

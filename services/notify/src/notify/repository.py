@@ -9,11 +9,14 @@ import asyncpg
 from notify.domain import Delivery, DeliveryStatus, PendingDelivery
 
 
-async def record_delivery(conn: asyncpg.Connection, delivery: PendingDelivery) -> None:
-    """A message to send, recorded with the event that asked for it (the sender takes it from here)."""
-    await conn.execute(
+async def record_delivery(conn: asyncpg.Connection, delivery: PendingDelivery) -> bool:
+    """A message to send, recorded with the event that asked for it (the sender takes it from here). False when
+    the same (event, recipient, channel) was recorded already."""
+    recorded = await conn.fetchval(
         "INSERT INTO deliveries (id, event_id, correlation_id, report_id, channel, audience, agency_code, recipient, "
-        "subject, message_id, message, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "subject, message_id, message, status, recipient_sealed, kind, dedupe_key) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING true",
         delivery.id,
         delivery.event_id,
         delivery.correlation_id,
@@ -26,12 +29,16 @@ async def record_delivery(conn: asyncpg.Connection, delivery: PendingDelivery) -
         delivery.message_id,
         delivery.message,
         DeliveryStatus.PENDING.value,
+        delivery.recipient_sealed,
+        delivery.kind,
+        delivery.dedupe_key,
     )
+    return bool(recorded)
 
 
 _CLAIMED = (
     "id, event_id, correlation_id, report_id, channel, audience, agency_code, recipient, subject, message_id, "
-    "message, attempts"
+    "message, attempts, recipient_sealed, kind"
 )
 
 
@@ -124,3 +131,48 @@ async def send_again(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> int:
         ids,
     )
     return int(status.split()[-1])
+
+
+async def resend_abandoned(conn: asyncpg.Connection, older_than_seconds: float) -> list[uuid.UUID]:
+    """Rows claimed so long ago that their sender must have died mid-send go out again, as they are: the same
+    Message-ID (a mail system can drop the duplicate) and the same idempotency key (a gateway does)."""
+    rows = await conn.fetch(
+        "UPDATE deliveries SET status = 'pending', claimed_at = NULL, claim_id = NULL, next_attempt_at = NULL, "
+        "last_error = 'sender stopped during the send; sent again' "
+        "WHERE status = 'sending' AND claimed_at < now() - make_interval(secs => $1) RETURNING id",
+        older_than_seconds,
+    )
+    return [r["id"] for r in rows]
+
+
+async def save_contact(
+    conn: asyncpg.Connection, report_id: uuid.UUID, tracking_code: str, sealed: str, channels: dict[str, bool]
+) -> None:
+    await conn.execute(
+        "INSERT INTO contacts (report_id, tracking_code, sealed, email_on, sms_on, push_on) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (report_id) DO NOTHING",
+        report_id,
+        tracking_code,
+        sealed,
+        channels.get("email", False),
+        channels.get("sms", False),
+        channels.get("push", False),
+    )
+
+
+async def contact_of(conn: asyncpg.Connection, report_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT sealed, email_on, sms_on, push_on FROM contacts WHERE report_id = $1", report_id
+    )
+    return row
+
+
+async def set_channels(conn: asyncpg.Connection, report_id: uuid.UUID, email: bool, sms: bool, push: bool) -> bool:
+    status: str = await conn.execute(
+        "UPDATE contacts SET email_on = $2, sms_on = $3, push_on = $4, updated_at = now() WHERE report_id = $1",
+        report_id,
+        email,
+        sms,
+        push,
+    )
+    return status == "UPDATE 1"

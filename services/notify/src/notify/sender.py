@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from email.utils import parseaddr
+from collections.abc import Awaitable, Callable, Mapping
 
 import asyncpg
 import structlog
 from prometheus_client import Counter
 
 from notify import repository
+from notify.channels import Channel, Outgoing, Rejected, Unavailable
+from notify.citizens import recipient_context
 from notify.config import Settings
 from notify.domain import DeliveryStatus, PendingDelivery
-from notify.mailer import DeliveryRejected, Mailer
 from notify.service import record_sent
 from paht_shared.failures import is_dependency_failure
+from paht_shared.sealing import open_sealed
 
 log = structlog.get_logger("notify.sender")
 
@@ -38,11 +40,10 @@ MAX_PAUSE_SECONDS = 300.0
 class DeliverySender:
     """A worker of the consume process (shares its pool, signals and /readyz)."""
 
-    def __init__(self, pool: asyncpg.Pool, mailer: Mailer, settings: Settings) -> None:
+    def __init__(self, pool: asyncpg.Pool, channels: Mapping[str, Channel], settings: Settings) -> None:
         self._pool = pool
-        self._mailer = mailer
+        self._channels = channels
         self._settings = settings
-        self._sender_address = parseaddr(settings.mail_from)[1]
         self._stopping = asyncio.Event()
         self._next_expiry = 0.0
         self._unconfirmed_claim: uuid.UUID | None = None  # a claim whose COMMIT did not answer
@@ -91,33 +92,63 @@ class DeliverySender:
 
     async def _deliver(self, delivery: PendingDelivery) -> None:
         try:
-            await self._mailer.send(self._sender_address, delivery.recipient, delivery.message)
-        except DeliveryRejected as exc:
-            reason = str(exc)
+            await self._channels[delivery.channel].send(self._outgoing(delivery))
+        except Rejected as exc:
+            reason = str(exc) or "refused"
             await self._record(lambda conn: repository.mark_failed(conn, delivery.id, reason))
             self._outcome(delivery, DeliveryStatus.FAILED)
-            log.error("delivery_refused", delivery_id=str(delivery.id), report_id=str(delivery.report_id))
+            log.error("delivery_refused", delivery_id=str(delivery.id), channel=delivery.channel)
             return
-        except Exception as exc:  # noqa: BLE001 - classified: the mail server away, or an outcome we cannot know
+        except Unavailable as exc:
+            await self._retry_later(delivery, type(exc.__cause__ or exc).__name__, exc.retry_after)
+            return
+        except Exception as exc:  # noqa: BLE001 - classified: the server away, or an outcome we cannot know
             error = type(exc).__name__
-            if not is_dependency_failure(exc):
-                # Neither accepted nor refused for sure: do not guess, a person decides.
-                await self._record(lambda conn: repository.mark_unknown(conn, delivery.id, error))
-                self._outcome(delivery, DeliveryStatus.UNKNOWN)
-                log.error("delivery_outcome_unknown", delivery_id=str(delivery.id), error=error)
+            if is_dependency_failure(exc):
+                await self._retry_later(delivery, error, None)
                 return
-            self.retrying_since = self.retrying_since or time.monotonic()
-            pause = min(
-                MAX_PAUSE_SECONDS, self._settings.sender_retry_backoff_seconds * 2 ** min(delivery.attempts, 10)
-            )
-            await self._record(lambda conn: repository.release(conn, delivery.id, error, pause))
-            self._outcome(delivery, DeliveryStatus.PENDING)
-            log.warning("mail_server_unavailable", delivery_id=str(delivery.id), error=error, retry_in=pause)
+            # Neither accepted nor refused for sure: do not guess, a person decides.
+            await self._record(lambda conn: repository.mark_unknown(conn, delivery.id, error))
+            self._outcome(delivery, DeliveryStatus.UNKNOWN)
+            log.error("delivery_outcome_unknown", delivery_id=str(delivery.id), error=error)
             return
         self.retrying_since = None
         await self._record(lambda conn: record_sent(conn, delivery))
         self._outcome(delivery, DeliveryStatus.SENT)
-        log.info("delivery_sent", delivery_id=str(delivery.id), report_id=str(delivery.report_id))
+        log.info("delivery_sent", delivery_id=str(delivery.id), channel=delivery.channel)
+
+    def _outgoing(self, delivery: PendingDelivery) -> Outgoing:
+        """What the channel sends: a citizen's address opened only now (never stored in clear); their email gets
+        its To: header here for the same reason."""
+        recipient, body = delivery.recipient, delivery.message
+        if delivery.recipient_sealed is not None:
+            key = self._settings.contact_private_key
+            if key is None:
+                raise RuntimeError("a citizen's delivery without the contact key configured")
+            recipient = open_sealed(key, delivery.recipient_sealed, recipient_context(delivery.id)).decode()
+            if delivery.channel == "email":
+                body = b"To: " + recipient.encode() + b"\r\n" + body
+        return Outgoing(delivery.id, delivery.channel, recipient, delivery.subject, body)  # type: ignore[arg-type]
+
+    async def _retry_later(self, delivery: PendingDelivery, error: str, retry_after: float | None) -> None:
+        """The server or gateway is away: again after a doubling pause with jitter (many deliveries waiting
+        for one server do not all come back at the same instant), or failed for good after max_attempts."""
+        if delivery.attempts >= self._settings.max_attempts:
+            reason = f"gave up after {delivery.attempts} attempts: {error}"
+            await self._record(lambda conn: repository.mark_failed(conn, delivery.id, reason))
+            self._outcome(delivery, DeliveryStatus.FAILED)
+            log.error(
+                "delivery_given_up", delivery_id=str(delivery.id), channel=delivery.channel, attempts=delivery.attempts
+            )
+            return
+        self.retrying_since = self.retrying_since or time.monotonic()
+        backoff = self._settings.sender_retry_backoff_seconds * 2 ** min(delivery.attempts, 10)
+        pause = min(MAX_PAUSE_SECONDS, max(retry_after or 0.0, backoff * random.uniform(0.5, 1.5)))  # noqa: S311 - jitter
+        await self._record(lambda conn: repository.release(conn, delivery.id, error, pause))
+        self._outcome(delivery, DeliveryStatus.PENDING)
+        log.warning(
+            "channel_unavailable", delivery_id=str(delivery.id), channel=delivery.channel, error=error, retry_in=pause
+        )
 
     async def _record(self, change: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
         """Write what happened, waiting out a database outage: the outcome is known and must not be lost."""
@@ -136,16 +167,17 @@ class DeliverySender:
                 delay = min(5.0, delay * 2)
 
     async def _expire_abandoned(self) -> None:
-        """Rows a dead sender left `sending` (long past any send timeout) become `unknown`."""
+        """Rows a dead sender left `sending` (long past any send timeout) go out again as they are: the same
+        Message-ID and idempotency key, so the mail system or gateway can tell it is the same message."""
         now = time.monotonic()
         if now < self._next_expiry:
             return
-        self._next_expiry = now + 60
+        self._next_expiry = now + min(60.0, self._settings.sender_abandoned_seconds)
         async with self._pool.acquire() as conn:
-            abandoned = await repository.mark_abandoned_unknown(conn, self._settings.sender_abandoned_seconds)
+            abandoned = await repository.resend_abandoned(conn, self._settings.sender_abandoned_seconds)
         for delivery_id in abandoned:
-            OUTCOMES.labels("email", DeliveryStatus.UNKNOWN.value).inc()
-            log.error("delivery_outcome_unknown", delivery_id=str(delivery_id), error="sender stopped during the send")
+            OUTCOMES.labels("any", "resent").inc()
+            log.warning("delivery_resent_after_crash", delivery_id=str(delivery_id))
 
     def _outcome(self, delivery: PendingDelivery, status: DeliveryStatus) -> None:
         OUTCOMES.labels(delivery.channel, status.value).inc()

@@ -16,6 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from notify import repository
+from notify.channels import Channel, EmailChannel
 from notify.config import Settings
 from notify.consumers import AGENCY_EMAIL, subscriptions
 from notify.mailer import Mailer, SmtpMailer
@@ -27,6 +28,10 @@ from paht_shared.contracts import NotificationSentV1, ReportStatus, ReportStatus
 from paht_shared.db import create_pool
 from paht_shared.envelope import Envelope
 from paht_shared.testing.ports import free_port
+
+
+def email_only(mailer: Mailer) -> dict[str, Channel]:
+    return {"email": EmailChannel(mailer, "no-reply@paht.example")}
 
 
 @pytest.fixture
@@ -70,7 +75,7 @@ SETTINGS = Settings(sender_retry_backoff_seconds=0.01)
 
 async def record(pool: asyncpg.Pool, event: Envelope) -> bool:
     """What the consumer does with a status event: the delivery, recorded in the inbox transaction."""
-    (subscription,) = subscriptions(SETTINGS)
+    subscription = next(s for s in subscriptions(SETTINGS) if s.name == AGENCY_EMAIL)
     return await handle_once(pool, AGENCY_EMAIL, event, topics.REPORT_STATUS_CHANGED, subscription.handle)
 
 
@@ -87,7 +92,7 @@ async def test_assigned_report_emails_the_agency_once(pool: asyncpg.Pool, sink: 
     assert await pool.fetchval("SELECT status FROM deliveries") == "pending"
     assert emails(folder) == []  # recording sends nothing: the mail server is the sender's business
 
-    sender = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), SETTINGS)
+    sender = DeliverySender(pool, email_only(SmtpMailer("127.0.0.1", port, 5)), SETTINGS)
     assert await sender.send_due() == 1
     assert await sender.send_due() == 0
     await asyncio.sleep(0.1)
@@ -119,7 +124,7 @@ async def test_mail_server_away_puts_the_delivery_back_and_it_goes_out_once_late
     """A refused connection sent nothing: pending again with the reason, the sender red-flags itself; then sent once."""
     port, folder = sink
     await record(pool, status_event(ReportStatus.ASSIGNED))
-    away = DeliverySender(pool, SmtpMailer("127.0.0.1", free_port(), 2), SETTINGS)
+    away = DeliverySender(pool, email_only(SmtpMailer("127.0.0.1", free_port(), 2)), SETTINGS)
     assert await away.send_due() == 1
     row = await pool.fetchrow("SELECT status, attempts, last_error FROM deliveries")
     assert dict(row) == {"status": "pending", "attempts": 1, "last_error": "ConnectionRefusedError"}
@@ -127,7 +132,7 @@ async def test_mail_server_away_puts_the_delivery_back_and_it_goes_out_once_late
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
     await asyncio.sleep(0.1)  # past the (tiny) pause
-    back = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), SETTINGS)
+    back = DeliverySender(pool, email_only(SmtpMailer("127.0.0.1", port, 5)), SETTINGS)
     assert await back.send_due() == 1
     await asyncio.sleep(0.1)
     assert len(emails(folder)) == 1
@@ -163,7 +168,7 @@ async def test_a_database_failure_after_the_send_does_not_send_again(
     async with pool.acquire() as conn:
         pid = conn.get_server_pid()
     mailer = KillsTheDatabaseConnectionAfterSending(SmtpMailer("127.0.0.1", port, 5), admin_dsn, pid)
-    sender = DeliverySender(pool, mailer, SETTINGS)
+    sender = DeliverySender(pool, email_only(mailer), SETTINGS)
     assert await sender.send_due() == 1
     assert mailer.killed  # the fault happened, between the send and its record
     async with pool.acquire() as conn:
@@ -175,21 +180,26 @@ async def test_a_database_failure_after_the_send_does_not_send_again(
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
 
 
-async def test_a_delivery_its_sender_abandoned_mid_send_is_never_sent_again(
+async def test_a_delivery_its_sender_abandoned_mid_send_goes_again_with_the_same_message_id(
     pool: asyncpg.Pool, sink: tuple[int, Path]
 ) -> None:
-    """Claimed, then the sender died (kill -9): the outcome is unknown, so it is marked `unknown`, not resent."""
+    """Claimed and handed to the mail server, then the sender died before recording it (the row is still
+    `sending`): the survivor sends it again with the same Message-ID (the mail system can drop the
+    duplicate), and the delivery log shows one delivery, sent."""
     port, folder = sink
     await record(pool, status_event(ReportStatus.ASSIGNED))
     async with pool.acquire() as conn, conn.transaction():
         (claimed,) = await repository.claim_due(conn, 10, uuid.uuid4())
-    assert await pool.fetchval("SELECT status FROM deliveries") == "sending"  # and then the process died
-    survivor = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), Settings(sender_abandoned_seconds=0))
+    await SmtpMailer("127.0.0.1", port, 5).send("no-reply@paht.example", claimed.recipient, claimed.message)
+    assert await pool.fetchval("SELECT status FROM deliveries") == "sending"  # sent, and then the process died
+    survivor = DeliverySender(pool, email_only(SmtpMailer("127.0.0.1", port, 5)), Settings(sender_abandoned_seconds=0))
     await survivor._expire_abandoned()
-    assert await survivor.send_due() == 0
-    row = await pool.fetchrow("SELECT id, status FROM deliveries")
-    assert (row["id"], row["status"]) == (claimed.id, "unknown")
-    assert emails(folder) == []
+    assert await survivor.send_due() == 1
+    await asyncio.sleep(0.1)
+    arrived = emails(folder)
+    assert [m["Message-ID"] for m in arrived] == [claimed.message_id, claimed.message_id]
+    rows = await pool.fetch("SELECT id, status FROM deliveries")
+    assert [(r["id"], r["status"]) for r in rows] == [(claimed.id, "sent")]
 
 
 async def test_a_long_message_goes_through_a_real_smtp_server(pool: asyncpg.Pool, sink: tuple[int, Path]) -> None:
@@ -197,7 +207,7 @@ async def test_a_long_message_goes_through_a_real_smtp_server(pool: asyncpg.Pool
     port, folder = sink
     await record(pool, status_event(ReportStatus.ASSIGNED, title="Ngập úng kéo dài trên đường " * 7))
     assert len(await pool.fetchval("SELECT message FROM deliveries")) > 1000
-    assert await DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), SETTINGS).send_due() == 1
+    assert await DeliverySender(pool, email_only(SmtpMailer("127.0.0.1", port, 5)), SETTINGS).send_due() == 1
     assert await pool.fetchval("SELECT status FROM deliveries") == "sent"
     await asyncio.sleep(0.1)
     assert len(emails(folder)) == 1
@@ -210,7 +220,7 @@ async def test_a_claim_whose_commit_answer_was_lost_is_sent_once_by_its_sender(
     claim up afterwards and sends what it holds, once — instead of leaving it to become `unknown`."""
     port, folder = sink
     await record(pool, status_event(ReportStatus.ASSIGNED))
-    sender = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), SETTINGS)
+    sender = DeliverySender(pool, email_only(SmtpMailer("127.0.0.1", port, 5)), SETTINGS)
     lost = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
         await repository.claim_due(conn, 10, lost)  # committed; the sender is told nothing
@@ -259,18 +269,18 @@ async def test_the_mailer_keeps_its_session_and_reconnects_when_the_server_went_
 async def test_a_person_lists_unsettled_deliveries_and_sends_one_again(
     pool: asyncpg.Pool, sink: tuple[int, Path], admin_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`python -m notify deliveries` shows the `unknown` one; `--resend ID` queues it, and it goes out once."""
+    """`python -m notify deliveries` shows the failed one; `--resend ID` queues it, and it goes out once."""
     port, folder = sink
     await record(pool, status_event(ReportStatus.ASSIGNED))
     async with pool.acquire() as conn, conn.transaction():
-        (claimed,) = await repository.claim_due(conn, 10, uuid.uuid4())  # and then the sender died
-    sender = DeliverySender(pool, SmtpMailer("127.0.0.1", port, 5), Settings(sender_abandoned_seconds=0))
-    await sender._expire_abandoned()
+        (claimed,) = await repository.claim_due(conn, 10, uuid.uuid4())
+        await repository.mark_failed(conn, claimed.id, "refused with 550")  # the mail server refused it for good
+    sender = DeliverySender(pool, email_only(SmtpMailer("127.0.0.1", port, 5)), SETTINGS)
     settings = Settings(database_url=admin_dsn, db_schema=await pool.fetchval("SELECT current_schema()"))
 
     await deliveries(settings, [])
     listed = capsys.readouterr().out
-    assert f"{claimed.id}  unknown" in listed
+    assert f"{claimed.id}  failed" in listed
     await deliveries(settings, ["--resend", str(claimed.id)])
     assert "queued 1 of 1" in capsys.readouterr().out
     assert await sender.send_due() == 1
