@@ -45,6 +45,7 @@ bench: infra
 	$(PY) deploy/devstack.py services-up
 	$(PY) benchmarks/submit_reports.py
 	$(PY) benchmarks/media_upload.py
+	$(PY) benchmarks/notify_emails.py
 	$(PY) -m media.sanitise_bench
 
 # wrk, 64 connections, each request a new report with its own Idempotency-Key: throughput, latency, and every 201 stored.

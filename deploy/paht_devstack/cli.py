@@ -56,6 +56,7 @@ def services_up(cfg: Config) -> None:
     dsn = urlsplit(cfg.admin_dsn)
     print(f"  postgres {dsn.hostname}:{dsn.port}{dsn.path}")
     print(f"  smtp sink 127.0.0.1:{cfg.smtp_sink_port} -> {cfg.mail_dir}")
+    print(f"  sms/push  http://127.0.0.1:{cfg.gateway_port}/sms|push -> {cfg.infra / 'gateway'} (development recorder)")
     print(f"  logs     {cfg.logs}\n  stop with: make stop", flush=True)
 
 

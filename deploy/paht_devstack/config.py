@@ -49,6 +49,7 @@ class Config:
     s3_secret_key: str
     s3_bucket: str
     smtp_sink_port: int
+    gateway_port: int  # the development SMS gateway / push webhook recorder (python -m notify gateway)
     worker_port_base: int
 
     @classmethod
@@ -77,6 +78,7 @@ class Config:
             s3_secret_key=get("PAHT_S3_SECRET_KEY", "paht-dev-secret-key"),
             s3_bucket=get("PAHT_S3_BUCKET", "paht-media"),
             smtp_sink_port=int(get("PAHT_SMTP_SINK_PORT", "2526")),
+            gateway_port=int(get("PAHT_GATEWAY_PORT", "2527")),
             worker_port_base=int(get("PAHT_WORKER_PORT_BASE", "9201")),
         )
 

@@ -84,6 +84,12 @@ def notify_env(cfg: Config) -> dict[str, str]:
         "NOTIFY_SINK_PORT": str(cfg.smtp_sink_port),
         "NOTIFY_SINK_DIR": str(cfg.mail_dir),
         "NOTIFY_CONTACT_PRIVATE_KEY": dev_secret(cfg, "notify_contact_key"),
+        # the development SMS gateway and push webhook (python -m notify gateway) and where it records
+        "NOTIFY_SMS_URL": f"http://127.0.0.1:{cfg.gateway_port}/sms",
+        "NOTIFY_PUSH_URL": f"http://127.0.0.1:{cfg.gateway_port}/push",
+        "NOTIFY_GATEWAY_HOST": "127.0.0.1",
+        "NOTIFY_GATEWAY_PORT": str(cfg.gateway_port),
+        "NOTIFY_GATEWAY_DIR": str(cfg.infra / "gateway"),
     }
 
 
@@ -109,7 +115,7 @@ SERVICES: tuple[Service, ...] = (
     Service(
         "routing", 8083, ("api", "relay", "consume"), env=routing_env, topics=agency_topics, setup=("load-reference",)
     ),
-    Service("notify", 8084, ("api", "relay", "consume", "sink"), env=notify_env),
+    Service("notify", 8084, ("api", "relay", "consume", "sink", "gateway"), env=notify_env),
     Service("media", 8082, ("api", "relay", "worker"), env=media_env),
 )
 

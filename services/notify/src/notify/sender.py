@@ -86,8 +86,8 @@ class DeliverySender:
                 log.info("unconfirmed_claim_recovered", deliveries=len(claimed))
         self._unconfirmed_claim = None
         # From here each one is `sending` in the database: whatever happens next, it is not sent twice.
-        for delivery in claimed:
-            await self._deliver(delivery)
+        # Concurrently: the channels bound how many go at once (the SMTP pool's sessions, a gateway's rate).
+        await asyncio.gather(*(self._deliver(delivery) for delivery in claimed))
         return len(claimed)
 
     async def _deliver(self, delivery: PendingDelivery) -> None:

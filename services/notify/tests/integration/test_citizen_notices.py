@@ -7,7 +7,7 @@ import asyncio
 import json
 import mailbox
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,7 +81,7 @@ async def channels(mail: tuple[int, Path], gateway: tuple[Gateway, str]) -> Asyn
         }
 
 
-def submitted(report_id: uuid.UUID, contact: dict[str, object] | None) -> Envelope:
+def submitted(report_id: uuid.UUID, contact: Mapping[str, object] | None) -> Envelope:
     sealed = None
     if contact is not None:
         sealed = seal(PUBLIC, json.dumps(contact).encode(), b"paht-contact:" + str(report_id).encode())
@@ -124,7 +124,7 @@ async def consume(pool: asyncpg.Pool, name: str, topic: str, event: Envelope) ->
     return await handle_once(pool, name, event, topic, subscription.handle)
 
 
-CONTACT = {
+CONTACT: dict[str, object] = {
     "email": pii.EMAIL,
     "phone": "+84" + pii.PHONE[1:],
     "push_token": None,
@@ -160,7 +160,7 @@ async def test_received_then_answered_reach_the_citizen_once_on_each_chosen_chan
     await asyncio.sleep(0.2)
     emails = list(mailbox.Maildir(str(mail[1]), create=True))
     assert sorted(m["To"] for m in emails) == [pii.EMAIL, pii.EMAIL]
-    bodies = [m.get_payload(decode=True).decode() for m in emails]
+    bodies = [bytes(m.get_payload(decode=True)).decode() for m in emails]
     assert any(answer in b for b in bodies)
     assert all("PA-CTZN2345" in b and "ông Tư" not in b for b in bodies)
     sms = gateway[0].recorded("sms")
