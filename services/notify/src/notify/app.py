@@ -12,4 +12,5 @@ from paht_shared.runtime import service_app
 def build_app(settings: Settings) -> web.Application:
     app = service_app(settings)
     app.router.add_get("/api/v1/deliveries", handlers.list_deliveries)
+    app.router.add_put("/api/v1/agencies/{code}/notification-mode", handlers.set_notification_mode)
     return app

@@ -100,9 +100,13 @@ class Notifier:
                 "triage": change.triage,
                 "report_id": change.report_id,
             }
-            notices = for_agency("agency.assigned", facts, change.agency_email, self._links)
-            # the first agency email keeps the Message-ID it always had: <event id@paht.notify>
-            await self._record(conn, event, change.report_id, notices, message_id=f"<{event.event_id}@paht.notify>")
+            if not await self._held_for_digest(
+                conn, event, "agency.assigned", change.agency_code, change.agency_email, facts
+            ):
+                notices = for_agency("agency.assigned", facts, change.agency_email, self._links)
+                # the first agency email keeps the Message-ID it always had: <event id@paht.notify>
+                message_id = f"<{event.event_id}@paht.notify>"
+                await self._record(conn, event, change.report_id, notices, message_id=message_id)
         kind = citizen_kind(change.status)
         if kind is not None:
             facts = {
@@ -126,7 +130,13 @@ class Notifier:
             "triage": False,
             "report_id": notice.report_id,
         }
-        notices = for_agency(f"agency.{notice.kind}", facts, notice.agency_email, self._links)
+        kind = f"agency.{notice.kind}"
+        # overdue goes at once whatever the agency chose; a deadline a day away may wait for its digest
+        if notice.kind == "due_soon" and await self._held_for_digest(
+            conn, event, kind, notice.agency_code, notice.agency_email, facts
+        ):
+            return
+        notices = for_agency(kind, facts, notice.agency_email, self._links)
         await self._record(conn, event, notice.report_id, notices)
 
     async def preferences(self, event: Event[NotificationPreferencesV1], conn: asyncpg.Connection) -> None:
@@ -135,6 +145,34 @@ class Notifier:
             log.info("preferences_for_unknown_contact", report_id=str(choice.report_id))
 
     # --- helpers -----------------------------------------------------------------------------------------
+
+    async def _held_for_digest(
+        self,
+        conn: asyncpg.Connection,
+        event: Event[Any],
+        kind: str,
+        agency_code: str | None,
+        agency_email: str | None,
+        facts: Mapping[str, Any],
+    ) -> bool:
+        """True if the agency takes digests: the item waits for the next one instead of its own email."""
+        if not agency_code or not agency_email or await repository.agency_mode(conn, agency_code) == "immediate":
+            return False
+        await repository.hold_for_digest(
+            conn,
+            {
+                "agency_code": agency_code,
+                "agency_name": facts.get("agency_name") or agency_code,
+                "agency_email": agency_email,
+                "kind": kind,
+                "event_id": event.event_id,
+                "report_id": facts["report_id"],
+                "tracking_code": facts["tracking_code"],
+                "title": facts.get("title") or "",
+                "due_at": facts.get("due_at"),
+            },
+        )
+        return True
 
     def _open(self, report_id: uuid.UUID, sealed: str) -> dict[str, Any] | None:
         assert self._private_key is not None  # noqa: S101 - checked by the callers
@@ -167,6 +205,26 @@ class Notifier:
         )
         notices = for_citizen(kind, facts, contact, self._links, lambda text: fit_sms(text, SMS_SEGMENTS))
         await self._record(conn, event, report_id, notices)
+
+    async def record_digest(
+        self, conn: asyncpg.Connection, event_id: uuid.UUID, report_id: uuid.UUID, notice: Notice, key: str
+    ) -> bool:
+        """A digest's delivery (its own event id per agency and period: recorded once)."""
+        delivery = PendingDelivery(
+            id=uuid.uuid4(),
+            event_id=event_id,
+            correlation_id=key,
+            report_id=report_id,
+            channel="email",
+            audience="agency",
+            agency_code=None,
+            recipient=notice.recipient,
+            subject=notice.subject or notice.kind,
+            message_id=f"<{event_id}.digest@paht.notify>",
+            message=self._body(notice, f"<{event_id}.digest@paht.notify>", report_id, to=notice.recipient),
+            kind=notice.kind,
+        )
+        return await repository.record_delivery(conn, delivery)
 
     async def _record(
         self,

@@ -11,6 +11,7 @@ import asyncpg
 from notify.channels import Channel, EmailChannel, PushChannel, RateLimited, SmsChannel
 from notify.citizens import Notifier
 from notify.config import Settings
+from notify.digests import DigestWorker
 from notify.mailer import Mailer, SmtpPool
 from notify.sender import DeliverySender
 from paht_shared.consumer import Subscription
@@ -53,7 +54,7 @@ def senders(settings: Settings, mailer: Mailer | None = None) -> Callable[[async
     )
 
     def make(pool: asyncpg.Pool) -> list[Stoppable]:
-        return [DeliverySender(pool, LazyChannels(settings, mailer), settings)]
+        return [DeliverySender(pool, LazyChannels(settings, mailer), settings), DigestWorker(pool, settings)]
 
     return make
 

@@ -29,6 +29,10 @@ class Delivery(BaseModel):
     status: DeliveryStatus
     created_at: datetime
     sent_at: datetime | None
+    audience: str = "agency"
+    kind: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
 
 
 class PendingDelivery(BaseModel):

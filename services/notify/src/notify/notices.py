@@ -210,3 +210,20 @@ def _render_email(kind: str, context: Mapping[str, Any]) -> tuple[str, str]:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def agency_digest(
+    agency_name: str, agency_email: str, items: list[Mapping[str, Any]], period: str, links: Links
+) -> Notice:
+    """One email for an agency's waiting items (new assignments and nearly-due reports): each with its tracking
+    code, title, deadline and link. `items` need kind, report_id, tracking_code, title, due_at."""
+    template = _template("agency.digest", "email")
+    context = {
+        "agency_name": agency_name,
+        "period": period,
+        "console_url": links.portal_url.rstrip("/") + "/co-quan",
+        "items": [{**item, "url": links.agency_report(uuid.UUID(str(item["report_id"])))} for item in items],
+    }
+    subject = "".join(template.blocks["subject"](template.new_context(context)))
+    body = "".join(template.blocks["body"](template.new_context(context)))
+    return Notice("agency", "email", agency_email, "agency.digest", _one_line(subject), body.strip() + "\n")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -106,7 +108,8 @@ async def mark_abandoned_unknown(conn: asyncpg.Connection, older_than_seconds: f
 
 async def deliveries_of(conn: asyncpg.Connection, report_id: uuid.UUID) -> list[Delivery]:
     rows = await conn.fetch(
-        "SELECT id, channel, recipient, subject, status, created_at, sent_at FROM deliveries "
+        "SELECT id, channel, recipient, subject, status, created_at, sent_at, audience, kind, attempts, last_error "
+        "FROM deliveries "
         "WHERE report_id = $1 ORDER BY created_at",
         report_id,
     )
@@ -176,3 +179,61 @@ async def set_channels(conn: asyncpg.Connection, report_id: uuid.UUID, email: bo
         push,
     )
     return status == "UPDATE 1"
+
+
+async def agency_mode(conn: asyncpg.Connection, agency_code: str) -> str:
+    mode: str | None = await conn.fetchval("SELECT mode FROM agency_preferences WHERE agency_code = $1", agency_code)
+    return mode or "immediate"
+
+
+async def set_agency_mode(conn: asyncpg.Connection, agency_code: str, mode: str) -> None:
+    await conn.execute(
+        "INSERT INTO agency_preferences (agency_code, mode) VALUES ($1, $2) "
+        "ON CONFLICT (agency_code) DO UPDATE SET mode = EXCLUDED.mode, updated_at = now()",
+        agency_code,
+        mode,
+    )
+
+
+async def hold_for_digest(conn: asyncpg.Connection, item: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO digest_items (agency_code, agency_name, agency_email, kind, event_id, report_id, tracking_code, "
+        "title, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id, kind) DO NOTHING",
+        item["agency_code"],
+        item["agency_name"],
+        item["agency_email"],
+        item["kind"],
+        item["event_id"],
+        item["report_id"],
+        item["tracking_code"],
+        item["title"],
+        item["due_at"],
+    )
+
+
+async def digest_agencies(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Agencies with items waiting, and their mode."""
+    return list(
+        await conn.fetch(
+            "SELECT DISTINCT d.agency_code, coalesce(p.mode, 'immediate') AS mode FROM digest_items d "
+            "LEFT JOIN agency_preferences p ON p.agency_code = d.agency_code WHERE d.digest_key IS NULL"
+        )
+    )
+
+
+async def take_for_digest(
+    conn: asyncpg.Connection, agency_code: str, before: datetime, digest_key: str
+) -> list[asyncpg.Record]:
+    """The agency's waiting items from before `before`, marked as taken by this digest (in the caller's
+    transaction: the digest's delivery is recorded in the same one)."""
+    return list(
+        await conn.fetch(
+            "UPDATE digest_items SET digest_key = $3 WHERE id IN (SELECT id FROM digest_items "
+            "WHERE agency_code = $1 AND digest_key IS NULL AND created_at < $2 "
+            "ORDER BY created_at FOR UPDATE SKIP LOCKED) "
+            "RETURNING agency_name, agency_email, kind, report_id, tracking_code, title, due_at",
+            agency_code,
+            before,
+            digest_key,
+        )
+    )

@@ -4,6 +4,7 @@ gateway: from the sealed contact to the message, once per event, recipient and c
 from __future__ import annotations
 
 import asyncio
+import email
 import json
 import mailbox
 import uuid
@@ -17,9 +18,11 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from notify import repository
 from notify.channels import Channel, EmailChannel, PushChannel, SmsChannel
 from notify.config import Settings
 from notify.consumers import AGENCY_EMAIL, DEADLINES, PREFERENCES, RECEIVED, subscriptions
+from notify.digests import DigestWorker
 from notify.gateway import Gateway
 from notify.mailer import SmtpPool
 from notify.sender import DeliverySender
@@ -234,3 +237,31 @@ async def test_a_gateway_away_for_a_while_gets_the_sms_later_once(
     assert len(recorder.recorded("sms")) == 1
     assert await pool.fetchval("SELECT status FROM deliveries") == "sent"
     assert await pool.fetchval("SELECT attempts FROM deliveries") == 3
+
+
+async def test_an_agency_on_hourly_digests_gets_one_email_per_hour(pool: asyncpg.Pool) -> None:
+    """Hourly: two new assignments wait (no email each); at the top of the next hour one digest delivery lists
+    both; running the pass again, or in another process, records nothing more; overdue still goes at once."""
+    async with pool.acquire() as conn:
+        await repository.set_agency_mode(conn, "CAP-NUOC", "hourly")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    for report_id in (first, second):
+        await consume(pool, AGENCY_EMAIL, topics.REPORT_STATUS_CHANGED, changed(report_id, 1, ReportStatus.ASSIGNED))
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
+    assert await pool.fetchval("SELECT count(*) FROM digest_items") == 2
+    worker = DigestWorker(pool, SETTINGS)
+    assert await worker.send_due(datetime.now(UTC)) == 0  # this hour's items wait for the next hour
+    next_hour = datetime.now(UTC) + timedelta(hours=1)
+    assert await worker.send_due(next_hour) == 1
+    assert await worker.send_due(next_hour) == 0
+    [digest] = await pool.fetch("SELECT kind, recipient, message FROM deliveries")
+    assert (digest["kind"], digest["recipient"]) == ("agency.digest", "capnuoc@paht.example")
+    text = email.message_from_bytes(bytes(digest["message"])).get_payload(decode=True)
+    assert bytes(text).decode().count("PA-CTZN2345") == 2  # both reports, one line each
+    overdue = ReportDeadlineV1(
+        report_id=first, tracking_code="PA-CTZN2345", category="cap-thoat-nuoc", kind="overdue",
+        agency_code="CAP-NUOC", agency_name="Công ty Cấp nước", agency_email="capnuoc@paht.example",
+        due_at=datetime.now(UTC), escalated_to="VP-UBND", at=datetime.now(UTC),
+    )  # fmt: skip
+    await consume(pool, DEADLINES, topics.REPORT_DEADLINES, Envelope.of(overdue, "routing", "c"))
+    assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE kind = 'agency.overdue'") == 1

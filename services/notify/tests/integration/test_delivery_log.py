@@ -92,3 +92,14 @@ async def test_token_signed_by_an_unknown_key_is_401(client: Client) -> None:
     resp = await deliveries(client, mint_token(generate_signing_key(), "dieu.phoi", Role.COORDINATOR))
     assert resp.status == 401
     assert (await resp.json())["errors"][0]["code"] == "invalid_token"
+
+
+async def test_an_agency_chooses_digests_for_itself_only(client: Client, signing_key: str) -> None:
+    """An officer sets their own agency's mode (200) but not another's (403); a bad mode is a 422."""
+    officer = {"Authorization": "Bearer " + mint_token(signing_key, "officer.sxd", Role.OFFICER, agency="SXD")}
+    url = "/api/v1/agencies/{}/notification-mode"
+    resp = await client.put(url.format("SXD"), json={"mode": "twice_daily"}, headers=officer)
+    assert (resp.status, await resp.json()) == (200, {"agency_code": "SXD", "mode": "twice_daily"})
+    assert (await client.put(url.format("SYT"), json={"mode": "hourly"}, headers=officer)).status == 403
+    bad = await client.put(url.format("SXD"), json={"mode": "weekly"}, headers=officer)
+    assert (bad.status, (await bad.json())["errors"][0]["code"]) == (422, "invalid_mode")

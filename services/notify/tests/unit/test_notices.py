@@ -133,7 +133,7 @@ def test_every_kind_and_channel_has_its_template_and_no_template_is_stray() -> N
 
     expected = {f"{k}.{c}.j2" for k in CITIZEN_KINDS for c in ("email", "sms", "push")}
     expected |= {f"{k}.email.j2" for k in AGENCY_KINDS}
-    assert shipped == expected | {"_citizen.email.j2", "_agency.email.j2"}
+    assert shipped == expected | {"_citizen.email.j2", "_agency.email.j2", "agency.digest.email.j2"}
 
 
 @pytest.mark.parametrize(
