@@ -33,7 +33,7 @@ def emails_by_report(mail_dir: str, ids: set[str]) -> dict[str, int]:
     if Path(mail_dir, "new").exists():
         for message in mailbox.Maildir(mail_dir, create=False):
             report_id = message["X-PAHT-Report-Id"]
-            if report_id in counts:
+            if report_id in counts and str(message["To"]).endswith("@paht.example"):  # the agency's email
                 counts[report_id] += 1
     return counts
 

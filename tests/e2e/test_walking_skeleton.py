@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import mailbox
 import time
 from collections.abc import Callable
@@ -28,7 +29,11 @@ async def test_every_service_answers_readyz(platform: dict[str, Any]) -> None:
 def agency_emails(mail_dir: str, report_id: str) -> list[mailbox.MaildirMessage]:
     if not Path(mail_dir, "new").exists():
         return []
-    return [m for m in mailbox.Maildir(mail_dir, create=False) if m["X-PAHT-Report-Id"] == report_id]
+    return [
+        m
+        for m in mailbox.Maildir(mail_dir, create=False)
+        if m["X-PAHT-Report-Id"] == report_id and str(m["To"]).endswith("@paht.example")  # not the citizen's
+    ]
 
 
 async def test_report_is_routed_tracked_and_the_agency_emailed_once(
@@ -79,4 +84,8 @@ async def test_report_is_routed_tracked_and_the_agency_emailed_once(
     ):
         assert anonymous.status == 401  # the delivery log is for staff only
         deliveries = await resp.json()
-    assert [(d["channel"], d["recipient"]) for d in deliveries] == [("email", "sxd@paht.example")]
+    agency = [(d["channel"], d["recipient"]) for d in deliveries if d["audience"] == "agency"]
+    assert agency == [("email", "sxd@paht.example")]
+    citizen = [d for d in deliveries if d["audience"] == "citizen"]
+    assert citizen  # the reporter is told too, on their channels, their address masked in the log
+    assert pii.find_leaks(json.dumps(citizen, ensure_ascii=False)) == []
