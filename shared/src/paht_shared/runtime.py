@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -17,6 +18,7 @@ from aiohttp.typedefs import Middleware
 from paht_shared.auth import AUTH_VERIFIER, TokenVerifier, auth_middleware
 from paht_shared.consumer import ConsumerRunner, Subscription
 from paht_shared.db import create_pool
+from paht_shared.failures import is_dependency_failure
 from paht_shared.logging import configure_logging
 from paht_shared.migrations import apply_migrations, service_migrations
 from paht_shared.outbox import OutboxRelay, observe_backlog
@@ -35,6 +37,44 @@ class Stoppable(Protocol):
 
 
 STALL_SECONDS = 120.0  # a relay or consumer loop turns at least every few seconds, even when idle or waiting
+
+
+class PeriodicWorker:
+    """A worker of a consume process that does one pass every `interval` seconds (a deadline watch, a
+    retention sweep, a digest): it waits out what `waits_for` says is a dependency being away (and shows since
+    when in `retrying_since`, which /readyz reads), and stops between passes. Subclasses write `run_once`."""
+
+    name = "periodic"
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._stopping = asyncio.Event()
+        self.last_progress = time.monotonic()
+        self.retrying_since: float | None = None
+
+    async def run_once(self) -> object:
+        raise NotImplementedError
+
+    def waits_for(self, exc: Exception) -> bool:
+        """Whether `exc` means a dependency is away (wait and try again) rather than a bug (stop)."""
+        return is_dependency_failure(exc)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+                self.retrying_since = None
+            except Exception as exc:
+                if not self.waits_for(exc):
+                    raise
+                self.retrying_since = self.retrying_since or time.monotonic()
+                log.warning(f"{self.name}_waiting", error=type(exc).__name__)
+            self.last_progress = time.monotonic()
+            with contextlib.suppress(TimeoutError):  # the interval passed: the next pass
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
 
 
 def workers_progressing(workers: list[Stoppable]) -> ReadinessCheck:

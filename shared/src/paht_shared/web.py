@@ -43,6 +43,14 @@ def json_error(status: int, code: str, message: str, field: str | None = None) -
     return web.json_response(error_body(code, message, field), status=status)
 
 
+class Refused(Exception):
+    """A request refused deep inside a handler's parsing: carries the 4xx answer up to the handler's guard."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__("refused")
+        self.response = response
+
+
 @web.middleware
 async def observability_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

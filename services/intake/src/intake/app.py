@@ -70,7 +70,9 @@ def build_app(settings: Settings) -> web.Application:
     app[TENANT] = tenant_area(settings)
     app[RECEPTION] = reception(settings)
     app[CITIZEN_POLICY] = citizen_policy(settings)
-    app[SUBMISSION_LIMITER] = AddressLimiter(settings.submissions_per_ip_per_minute)
+    app[SUBMISSION_LIMITER] = AddressLimiter(
+        settings.submissions_per_ip_per_minute, frozenset(settings.trusted_proxies.split(","))
+    )
 
     app.router.add_get("/api/v1/categories", handlers.list_categories)
     app.router.add_get("/api/v1/wards", handlers.list_wards)

@@ -20,25 +20,19 @@ from paht_shared import reference
 from paht_shared.envelope import utc_now
 from paht_shared.runtime import DB_POOL
 from paht_shared.text import fold
-from paht_shared.web import CORRELATION_ID, json_error
+from paht_shared.web import CORRELATION_ID, Refused, json_error
 
 TRACKING_SECRET_HEADER = "X-Tracking-Secret"  # noqa: S105 - a header name, not a secret
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class BadRequest(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__("bad request")
-        self.response = response
-
-
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object, or BadRequest (415 for another content type, 400 for anything not JSON).
+    """The body as a JSON object, or Refused (415 for another content type, 400 for anything not JSON).
 
     The body is read first: one over the size limit is a 413 whatever it claims to be."""
     raw = await request.read()
     if request.content_type != "application/json":
-        raise BadRequest(
+        raise Refused(
             json_error(
                 415, "unsupported_media_type", "Dữ liệu phải gửi dưới dạng JSON (Content-Type: application/json)."
             )
@@ -47,9 +41,9 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     # ValueError: also Python's 4,300-digit limit on integers; RecursionError: arrays nested thousands deep
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest(json_error(400, "invalid_json", "Dữ liệu gửi lên không đúng định dạng JSON.")) from None
+        raise Refused(json_error(400, "invalid_json", "Dữ liệu gửi lên không đúng định dạng JSON.")) from None
     if not isinstance(body, dict):
-        raise BadRequest(json_error(400, "invalid_json", "Dữ liệu gửi lên phải là một đối tượng JSON."))
+        raise Refused(json_error(400, "invalid_json", "Dữ liệu gửi lên phải là một đối tượng JSON."))
     return body
 
 
@@ -75,7 +69,7 @@ def guarded(
     async def wrapper(request: web.Request) -> web.Response:
         try:
             return await handler(request)
-        except BadRequest as exc:
+        except Refused as exc:
             return exc.response
         except InvalidRequest as exc:
             return errors_response(exc.errors)
@@ -154,7 +148,7 @@ def parse(model: type[Model], body: dict[str, Any]) -> Model:
 def tracking_secret(request: web.Request) -> str:
     secret = request.headers.get(TRACKING_SECRET_HEADER, "")
     if not secret:
-        raise BadRequest(
+        raise Refused(
             json_error(
                 401,
                 "tracking_secret_required",
@@ -190,9 +184,8 @@ async def list_areas(_request: web.Request) -> web.Response:
 
 @guarded
 async def post_report(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    address = client_address(request, frozenset(settings.trusted_proxies.split(",")))
-    retry_after = request.app[SUBMISSION_LIMITER].allow(address)
+    limiter = request.app[SUBMISSION_LIMITER]
+    retry_after = limiter.allow(client_address(request, limiter.trusted_proxies))
     if retry_after is not None:
         return too_many("too_many_submissions", "Bạn gửi quá nhiều phản ánh. Vui lòng thử lại sau.", retry_after)
     key = request.headers.get("Idempotency-Key")

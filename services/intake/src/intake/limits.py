@@ -19,8 +19,14 @@ _MAX_TRACKED = 100_000  # addresses remembered per window; beyond it the window 
 
 
 class AddressLimiter:
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        trusted_proxies: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_minute = per_minute
+        self.trusted_proxies = trusted_proxies  # parsed once here, not on every submission
         self._clock = clock
         self._window_started = clock()
         self._counts: dict[str, int] = {}

@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-
 import asyncpg
 import structlog
 
@@ -14,42 +10,31 @@ from media import repository
 from media.config import Settings
 from media.domain import derivatives_prefix
 from media.storage import ObjectStore, StorageUnavailable
-from paht_shared.failures import is_dependency_failure
+from paht_shared.runtime import PeriodicWorker
 
 log = structlog.get_logger("media.retention")
 
 BATCH = 100
 
 
-class MediaRetention:
+class MediaRetention(PeriodicWorker):
     """One sweep every `retention_check_seconds`. Each batch is one transaction that holds its rows (SKIP
     LOCKED: several workers share the work) while their objects are removed: if S3 fails the batch rolls
     back and the next sweep tries again, so a row never says `deleted` while its bytes remain."""
 
+    name = "media_retention"
+
     def __init__(self, pool: asyncpg.Pool, store: ObjectStore, settings: Settings) -> None:
+        super().__init__(settings.retention_check_seconds)
         self._pool = pool
         self._store = store
         self._settings = settings
-        self._stopping = asyncio.Event()
-        self.last_progress = time.monotonic()
-        self.retrying_since: float | None = None
 
-    def stop(self) -> None:
-        self._stopping.set()
+    async def run_once(self) -> tuple[int, int]:
+        return await self.sweep_once()
 
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.sweep_once()
-                self.retrying_since = None
-            except Exception as exc:
-                if not (is_dependency_failure(exc) or isinstance(exc, StorageUnavailable)):
-                    raise
-                self.retrying_since = self.retrying_since or time.monotonic()
-                log.warning("media_retention_waiting", error=type(exc).__name__)
-            self.last_progress = time.monotonic()
-            with contextlib.suppress(TimeoutError):  # the interval passed: the next sweep
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._settings.retention_check_seconds)
+    def waits_for(self, exc: Exception) -> bool:
+        return super().waits_for(exc) or isinstance(exc, StorageUnavailable)
 
     async def sweep_once(self) -> tuple[int, int]:
         """(uploads deleted, originals deleted)."""

@@ -8,9 +8,6 @@ delivery's dedupe key names the agency and the period: a crash or a second proce
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -23,7 +20,7 @@ from notify.config import Settings
 from notify.notices import Links, agency_digest
 from paht_shared.calendar import TIMEZONE
 from paht_shared.envelope import utc_now
-from paht_shared.failures import is_dependency_failure
+from paht_shared.runtime import PeriodicWorker
 
 log = structlog.get_logger("notify.digests")
 
@@ -42,29 +39,17 @@ def period_start(mode: str, now: datetime) -> datetime:
     return (local - timedelta(days=1)).replace(hour=TWICE_DAILY_HOURS[-1], minute=0, second=0, microsecond=0)
 
 
-class DigestWorker:
+class DigestWorker(PeriodicWorker):
+    name = "digest"
+
     def __init__(self, pool: asyncpg.Pool, settings: Settings, interval: float = 60.0) -> None:
+        super().__init__(interval)
         self._pool = pool
         self._links = Links(settings.portal_url)
         self._notifier = Notifier(settings)
-        self._interval = interval
-        self._stopping = asyncio.Event()
-        self.last_progress = time.monotonic()
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.send_due(utc_now())
-            except Exception as exc:
-                if not is_dependency_failure(exc):
-                    raise
-                log.warning("digest_waiting_for_database", error=type(exc).__name__)
-            self.last_progress = time.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+    async def run_once(self) -> int:
+        return await self.send_due(utc_now())
 
     async def send_due(self, now: datetime) -> int:
         """Record the digests due at `now`; returns how many."""

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from paht_shared.auth import Role, public_jwks, require_staff
 from paht_shared.runtime import DB_POOL
-from paht_shared.web import json_error
+from paht_shared.web import Refused, json_error
 from routing import accounts
 from routing.account_models import (
     CreateStaff,
@@ -47,19 +47,13 @@ def add_account_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_patch("/api/v1/admin/staff/{id}", update_staff)
 
 
-class _BadRequest(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__("bad request")
-        self.response = response
-
-
 def _answers(handler: Handler) -> Handler:
     """The use cases' refusals as their HTTP answers (Vietnamese messages; never the submitted values)."""
 
     async def wrapper(request: web.Request) -> web.Response:
         try:
             return await handler(request)
-        except _BadRequest as exc:
+        except Refused as exc:
             return exc.response
         except InvalidAccount as exc:
             return web.json_response({"errors": exc.errors}, status=422)
@@ -107,9 +101,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _BadRequest(json_error(400, "invalid_json", "Dữ liệu gửi lên không phải JSON hợp lệ.")) from None
+        raise Refused(json_error(400, "invalid_json", "Dữ liệu gửi lên không phải JSON hợp lệ.")) from None
     if not isinstance(body, dict):
-        raise _BadRequest(json_error(400, "invalid_json", "Dữ liệu gửi lên phải là một đối tượng JSON."))
+        raise Refused(json_error(400, "invalid_json", "Dữ liệu gửi lên phải là một đối tượng JSON."))
     return body
 
 

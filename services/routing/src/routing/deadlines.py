@@ -3,16 +3,12 @@ of deadlines a working day away, and moves the open reports of agencies that cea
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import Callable
 
 import asyncpg
 import structlog
 
-from paht_shared.failures import is_dependency_failure
-from paht_shared.runtime import Stoppable
+from paht_shared.runtime import PeriodicWorker, Stoppable
 from routing.config import Settings
 from routing.service import workflow_of
 from routing.work import Workflow
@@ -20,35 +16,20 @@ from routing.work import Workflow
 log = structlog.get_logger("routing.deadlines")
 
 
-class DeadlineWatch:
+class DeadlineWatch(PeriodicWorker):
     """One pass every `deadline_check_seconds`; every pass is its own transactions, so a crash loses nothing
     (an unmarked overdue report is marked on the next pass, by this process or another one: SKIP LOCKED)."""
 
+    name = "deadline_watch"
+
     def __init__(self, pool: asyncpg.Pool, workflow: Workflow, settings: Settings) -> None:
+        super().__init__(settings.deadline_check_seconds)
         self._pool = pool
         self._workflow = workflow
-        self._interval = settings.deadline_check_seconds
         self._due_soon_days = settings.due_soon_working_days
-        self._stopping = asyncio.Event()
-        self.last_progress = time.monotonic()
-        self.retrying_since: float | None = None
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.watch_once()
-                self.retrying_since = None
-            except Exception as exc:
-                if not is_dependency_failure(exc):
-                    raise
-                self.retrying_since = self.retrying_since or time.monotonic()
-                log.warning("deadline_watch_waiting", error=type(exc).__name__)
-            self.last_progress = time.monotonic()
-            with contextlib.suppress(TimeoutError):  # the interval passed: the next pass
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+    async def run_once(self) -> tuple[int, int, int]:
+        return await self.watch_once()
 
     async def watch_once(self) -> tuple[int, int, int]:
         overdue, due_soon = await self._workflow.watch_deadlines(self._pool, self._due_soon_days)

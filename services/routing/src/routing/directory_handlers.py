@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from paht_shared.auth import Role, require_staff
 from paht_shared.calendar import TIMEZONE
 from paht_shared.runtime import DB_POOL
-from paht_shared.web import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, json_error
+from paht_shared.web import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, Refused, json_error
 from routing import directory
 from routing.config import Settings
 from routing.directory import AgencyEntry, AgencyKind, Conflict, InvalidChange, NotFound, Problem, RuleEntry
@@ -163,7 +163,7 @@ def _guarded(not_found: tuple[str, str]) -> Callable[[Handler], Handler]:
                 return json_error(404, *not_found)
             except Conflict as exc:
                 return json_error(409, exc.code, _CONFLICTS[exc.code])
-            except _BadRequest as exc:
+            except Refused as exc:
                 return exc.response
 
         wrapper.__name__ = handler.__name__
@@ -340,21 +340,15 @@ async def update_category(request: web.Request) -> web.Response:
 # --- parsing ---------------------------------------------------------------------------------------------------
 
 
-class _BadRequest(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__("bad request")
-        self.response = response
-
-
 async def _body(request: web.Request, model: type[Model]) -> Model:
     if request.content_type != "application/json":
-        raise _BadRequest(json_error(415, "unsupported_media_type", "Dữ liệu phải gửi dưới dạng JSON."))
+        raise Refused(json_error(415, "unsupported_media_type", "Dữ liệu phải gửi dưới dạng JSON."))
     try:
         raw = json.loads(await request.text())
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _BadRequest(json_error(400, "invalid_json", "Dữ liệu gửi lên không đúng định dạng JSON.")) from None
+        raise Refused(json_error(400, "invalid_json", "Dữ liệu gửi lên không đúng định dạng JSON.")) from None
     if not isinstance(raw, dict):
-        raise _BadRequest(json_error(400, "invalid_json", "Dữ liệu gửi lên phải là một đối tượng JSON."))
+        raise Refused(json_error(400, "invalid_json", "Dữ liệu gửi lên phải là một đối tượng JSON."))
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from paht_shared.auth import Identity, Role, require_staff
 from paht_shared.contracts import ReportStatus
 from paht_shared.runtime import DB_POOL
-from paht_shared.web import CORRELATION_ID, json_error
+from paht_shared.web import CORRELATION_ID, Refused, json_error
 from routing import repository
 from routing.domain import Actor, Assignment, IllegalTransition
 from routing.work import Cause, InvalidChange, NotLeadAgency, ReportNotFound, Workflow, may_see
@@ -130,26 +130,20 @@ def guarded(
             return web.json_response(
                 {"errors": [{"field": exc.field, "code": exc.code, "message": message}]}, status=422
             )
-        except _BadRequest as exc:
+        except Refused as exc:
             return exc.response
 
     wrapper.__name__ = handler.__name__
     return wrapper
 
 
-class _BadRequest(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__("bad request")
-        self.response = response
-
-
 async def _body(request: web.Request, model: type[Model]) -> Model:
     if request.content_type != "application/json":
-        raise _BadRequest(json_error(415, "unsupported_media_type", "Dữ liệu phải gửi dưới dạng JSON."))
+        raise Refused(json_error(415, "unsupported_media_type", "Dữ liệu phải gửi dưới dạng JSON."))
     try:
         raw = json.loads(await request.text())
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _BadRequest(json_error(400, "invalid_json", "Dữ liệu gửi lên không đúng định dạng JSON.")) from None
+        raise Refused(json_error(400, "invalid_json", "Dữ liệu gửi lên không đúng định dạng JSON.")) from None
     return _validate(model, raw if raw is not None else {})
 
 
@@ -167,7 +161,7 @@ def _validate(model: type[Model], raw: Any) -> Model:
             }
             for e in exc.errors(include_input=False, include_url=False, include_context=False)
         ]
-        raise _BadRequest(web.json_response({"errors": errors}, status=422)) from None
+        raise Refused(web.json_response({"errors": errors}, status=422)) from None
 
 
 def _report_id(request: web.Request) -> uuid.UUID:
