@@ -28,13 +28,12 @@ def report_submitted(
     """`masked_texts`: title, content and address with personal data masked (the event never carries any);
     `contact_sealed`: the reporter's contact, readable by notify alone (seal_contact)."""
     title, content, address_text = masked_texts
-    assert cmd.category is not None  # noqa: S101 - checked before we get here
     assert title is not None  # noqa: S101 - checked before we get here
     return ReportSubmittedV1(
         report_id=report_id,
         tracking_code=tracking_code,
         channel=cmd.channel,
-        category=cmd.category,
+        category=checked.category,
         title=title,
         content=content,
         address_text=address_text,
@@ -53,6 +52,9 @@ def report_submitted(
             MediaRef(media_id=a.id, token_sha256=hashlib.sha256(a.upload_token.encode()).hexdigest()) for a in cmd.media
         ),
         contact_sealed=contact_sealed,
+        missing=checked.missing,
+        emergency=checked.emergency,
+        operator_id=checked.operator_id,
     )
 
 
@@ -70,8 +72,11 @@ def contact_context(report_id: uuid.UUID) -> bytes:
     return b"paht-contact:" + str(report_id).encode()
 
 
-def seal_contact(cmd: SubmitReport, report_id: uuid.UUID, notify_public_key: str | None) -> str | None:
+def seal_contact(
+    cmd: SubmitReport, report_id: uuid.UUID, notify_public_key: str | None, tracking_secret: str | None = None
+) -> str | None:
     """How notify reaches the reporter, sealed with notify's public key; None without a key (no notifications).
+    `tracking_secret`: for a reporter who got no receipt (an emailed report), told in notify's first reply.
 
     Anonymous reporters are sealed too: anonymity hides them from agencies and the public, not from the
     messages about their own report."""
@@ -83,4 +88,6 @@ def seal_contact(cmd: SubmitReport, report_id: uuid.UUID, notify_public_key: str
         "push_token": cmd.device_token,
         "channels": notification_channels(cmd).model_dump(),
     }
+    if tracking_secret is not None:
+        contact["tracking_secret"] = tracking_secret
     return seal(notify_public_key, json.dumps(contact).encode(), contact_context(report_id))

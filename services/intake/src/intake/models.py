@@ -200,6 +200,21 @@ class SubmitReport(BaseModel):
         return value
 
 
+class ChannelReport(SubmitReport):
+    """A report another channel's adapter (inbound email, Open311) built from what it received; the same
+    shapes and rules as the web form, only the channel is the adapter's."""
+
+    channel: Channel  # type: ignore[assignment]  # widened: set by the adapter, never by a citizen's JSON
+
+
+class OperatorReport(SubmitReport):
+    """A caller's report as a hotline 1022 operator enters it: the caller's identity as given, and whether
+    it is an emergency (khẩn cấp). Only this channel may say so."""
+
+    channel: Literal[Channel.HOTLINE] = Channel.HOTLINE  # type: ignore[assignment]
+    emergency: StrictBool = False
+
+
 def _now(info: ValidationInfo) -> datetime:
     context = info.context or {}
     now: datetime = context["now"]

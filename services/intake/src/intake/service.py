@@ -18,7 +18,7 @@ from intake.models import ReportReceipt, SubmitReport
 from intake.validation import CheckedReport
 from paht_shared import outbox
 from paht_shared.calendar import OfficeCalendar
-from paht_shared.contracts import ReportStatus, ReportStatusChangedV1, topics
+from paht_shared.contracts import Channel, ReportStatus, ReportStatusChangedV1, topics
 from paht_shared.contracts.dispatch import Event
 from paht_shared.crypto import FieldCipher, blind_index
 from paht_shared.envelope import Envelope, utc_now
@@ -67,6 +67,11 @@ class PersonalDataVault:
     def open_original(self, report_id: uuid.UUID, sealed: bytes) -> dict[str, str | None]:
         texts: dict[str, str | None] = json.loads(self.cipher.decrypt(sealed, f"reports.original:{report_id}"))
         return texts
+
+
+# Channels where the reporter types the report themselves: one phone's reports per hour are limited there.
+# A hotline operator's entries are not (an emergency is never turned away); inbound email limits by sender.
+SELF_SERVICE = frozenset({Channel.WEB, Channel.APP, Channel.OPEN311})
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,8 @@ async def _store_new_report(
     tracking_code = new_tracking_code()
     tracking_secret = new_tracking_secret()
     now = utc_now()
-    received_at = reception.calendar.reception_time(now)
+    # An emergency is received at once, 24/7; everything else when the office next opens.
+    received_at = now if checked.emergency else reception.calendar.reception_time(now)
     receipt = ReportReceipt(
         id=report_id,
         tracking_code=tracking_code,
@@ -167,7 +173,9 @@ async def _store_new_report(
         masked(cmd.content, cmd),
         masked(cmd.location.address_text, cmd),
     )
-    contact_sealed = seal_contact(cmd, report_id, vault.notify_public_key)
+    # An emailed report's sender gets no HTTP answer: their tracking secret travels, sealed, to notify's reply.
+    secret_for_reply = tracking_secret if checked.channel is Channel.EMAIL else None
+    contact_sealed = seal_contact(cmd, report_id, vault.notify_public_key, secret_for_reply)
     event = Envelope.of(
         report_submitted(
             cmd, checked, report_id, tracking_code, now, received_at, (title, content, address_text), contact_sealed
@@ -178,7 +186,7 @@ async def _store_new_report(
     channels = notification_channels(cmd)
     sealed = vault.seal_reporter(reporter_id, cmd)
     async with pool.acquire() as conn, conn.transaction():
-        if sealed["phone_bidx"] is not None:
+        if sealed["phone_bidx"] is not None and checked.channel in SELF_SERVICE:
             sent = await repository.recent_submissions_by_phone(conn, sealed["phone_bidx"], now - timedelta(hours=1))
             if sent >= reception.per_phone_per_hour:
                 raise TooManySubmissions(retry_after=3600)
@@ -192,7 +200,7 @@ async def _store_new_report(
                 "tracking_secret_hash": hash_secret(tracking_secret),
                 "channel": cmd.channel.value,
                 "title": title,
-                "category": cmd.category,
+                "category": checked.category,
                 "content": content,
                 "ward_code": checked.ward_code,
                 "area_code": checked.area_code,
@@ -218,6 +226,9 @@ async def _store_new_report(
                 "notify_email": channels.email if cmd.reporter.email is not None else None,
                 "notify_sms": channels.sms if cmd.reporter.phone is not None else None,
                 "notify_push": channels.push if cmd.device_token is not None else None,
+                "emergency": checked.emergency,
+                "operator_id": checked.operator_id,
+                "missing": list(checked.missing),
             },
         )
         if idempotency_key is not None:
@@ -225,7 +236,14 @@ async def _store_new_report(
             if not await repository.claim_idempotency_key(conn, idempotency_key, digest, report_id, sealed_receipt):
                 raise _KeyTaken
         await outbox.add(conn, topics.REPORT_SUBMITTED, event, key=str(report_id))
-    log.info("report_submitted", report_id=str(report_id), channel=cmd.channel.value, category=cmd.category)
+    log.info(
+        "report_submitted",
+        report_id=str(report_id),
+        channel=cmd.channel.value,
+        category=checked.category,
+        emergency=checked.emergency,
+        missing=list(checked.missing),
+    )
     return receipt
 
 

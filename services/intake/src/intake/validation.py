@@ -19,7 +19,7 @@ from intake import domain
 from intake.messages import FieldError, field_error
 from intake.models import SubmitReport
 from paht_shared import reference
-from paht_shared.contracts import Channel
+from paht_shared.contracts import TRIAGE_CATEGORY, Channel
 from paht_shared.reference import Area
 
 # What the platform decides, not the client: sent anyway, it is refused rather than silently dropped.
@@ -102,6 +102,20 @@ class CheckedReport:
     cmd: SubmitReport
     ward_code: str | None
     area_code: str | None
+    # What the reporter still has to give ("category", "location"): only channels that keep an incomplete
+    # report instead of refusing it (inbound email) ever have any.
+    missing: tuple[str, ...] = ()
+    emergency: bool = False  # a hotline operator's call; no other channel can set it
+    operator_id: str | None = None  # the hotline operator who entered the report
+
+    @property
+    def channel(self) -> Channel:
+        return Channel(self.cmd.channel)  # the models narrow it per channel; here it is any channel
+
+    @property
+    def category(self) -> str:
+        """The report's category; TRIAGE_CATEGORY while the reporter has not said which one it is."""
+        return self.cmd.category or TRIAGE_CATEGORY
 
 
 def pydantic_errors(exc: ValidationError) -> list[FieldError]:
@@ -134,12 +148,26 @@ def _field_name(part: str | int) -> str:
     return text if isinstance(part, int) or _IDENTIFIER.fullmatch(text) else "?"
 
 
-def check_submission(raw: dict[str, Any], tenant: TenantArea, now: datetime) -> CheckedReport:
-    """The command, or InvalidRequest listing every failing field (at most one error per field)."""
+# Fields a channel may leave for later (COMPLETABLE): the report is kept and the reporter asked for them.
+COMPLETABLE = frozenset({"category", "location"})
+
+
+def check_submission(
+    raw: dict[str, Any],
+    tenant: TenantArea,
+    now: datetime,
+    model: type[SubmitReport] = SubmitReport,
+    completable: frozenset[str] = frozenset(),
+) -> CheckedReport:
+    """The command, or InvalidRequest listing every failing field (at most one error per field).
+
+    `model`: the shapes of the channel (the web form's by default). `completable`: the fields of COMPLETABLE
+    that, when absent, are listed in CheckedReport.missing instead of refused."""
     context = {"now": now, "clock_skew": tenant.clock_skew, "max_report_age": tenant.max_report_age}
     cmd: SubmitReport | None = None
+    missing: list[str] = []
     try:
-        cmd = SubmitReport.model_validate(raw, context=context)
+        cmd = model.model_validate(raw, context=context)
     except ValidationError as exc:
         errors = pydantic_errors(exc)
     else:
@@ -153,8 +181,12 @@ def check_submission(raw: dict[str, Any], tenant: TenantArea, now: datetime) -> 
 
     for field in ("title", "content", "category"):
         if _blank(raw.get(field)):
-            add(field, "missing")
-    _check_identity(raw, add)
+            if field in completable:
+                missing.append(field)
+            else:
+                add(field, "missing")
+    default_channel = model.model_fields["channel"].default  # the channel a model fixes (the hotline's)
+    _check_identity(raw, add, default_channel if isinstance(default_channel, Channel) else None)
     category = raw.get("category")
     if isinstance(category, str) and category:
         known = reference.category(category)
@@ -164,22 +196,29 @@ def check_submission(raw: dict[str, Any], tenant: TenantArea, now: datetime) -> 
             add("category", "inactive_category")
         elif raw.get("public") is True and not known.public_allowed:
             add("public", "public_not_allowed")
-    ward_code, area_code = _check_place(raw.get("location"), tenant, add)
+
+    def add_place(field: str, code: str) -> None:
+        if "location" in completable and (field, code) == ("location", "location_required"):
+            missing.append("location")  # nothing tells where: asked for later, not refused
+        else:
+            add(field, code)
+
+    ward_code, area_code = _check_place(raw.get("location"), tenant, add_place)
     if errors or cmd is None:
         raise InvalidRequest(errors)
-    return CheckedReport(cmd, ward_code, area_code)
+    return CheckedReport(cmd, ward_code, area_code, tuple(missing))
 
 
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _check_identity(raw: dict[str, Any], add: Any) -> None:
+def _check_identity(raw: dict[str, Any], add: Any, default_channel: Channel | None) -> None:
     reporter = raw.get("reporter")
     reporter = reporter if isinstance(reporter, dict) else {}
     given = {k for k, v in reporter.items() if not _blank(v)}
     try:
-        channel = Channel(raw.get("channel", Channel.WEB))
+        channel = Channel(raw.get("channel", default_channel or Channel.WEB))
     except ValueError:
         channel = Channel.WEB  # refused on its own already; judge the rest as the web form would
     anonymous = raw.get("anonymous") is True

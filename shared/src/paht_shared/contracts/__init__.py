@@ -3,6 +3,7 @@ version, the registry that reads them (upcasting older versions) and the typed d
 
 from paht_shared.contracts.base import EventData
 from paht_shared.contracts.events import (
+    TRIAGE_CATEGORY,
     AgencyAssignmentV1,
     InformationProvidedV1,
     MediaRef,
@@ -24,6 +25,7 @@ from paht_shared.contracts.status import STATUS_LABELS, Channel, ReportStatus
 __all__ = [
     "CONTRACTS",
     "STATUS_LABELS",
+    "TRIAGE_CATEGORY",
     "AgencyAssignmentV1",
     "Channel",
     "Contracts",

@@ -54,6 +54,15 @@ class ReportSubmittedV1(EventData):
     # How to reach the reporter, sealed for notify alone (paht_shared.sealing: notify's public key): email,
     # phone, app device token and the channels they chose. Opaque to everyone else on the way.
     contact_sealed: str | None = None
+    # What the reporter still has to give ("category", "location"): a channel that cannot ask back at once
+    # (an email) keeps the report instead of refusing it; routing sends it to triage as needs_info. A report
+    # missing its category carries TRIAGE_CATEGORY.
+    missing: tuple[str, ...] = ()
+    operator_id: str | None = None  # the hotline operator (staff subject) who entered the report
+
+
+# The category a report carries while its reporter has not said which one it is (the coordinator's triage).
+TRIAGE_CATEGORY = "khac"
 
 
 class AssignedAgency(EventData):
