@@ -25,6 +25,8 @@ from notify.notices import Contact, Links, Notice, citizen_kind, for_agency, for
 from notify.sms import fit_sms
 from paht_shared import reference
 from paht_shared.contracts import (
+    MISSING_FIELD_LABELS,
+    MISSING_FIELDS,
     NotificationPreferencesV1,
     ReportDeadlineV1,
     ReportStatus,
@@ -82,8 +84,10 @@ class Notifier:
         facts = {
             "tracking_code": report.tracking_code,
             "title": report.title,
-            "category_name": _category_name(report.category),
+            "category_name": None if "category" in report.missing else _category_name(report.category),
             "received_at": report.received_at or report.submitted_at,
+            "missing": [MISSING_FIELD_LABELS.get(field, field) for field in report.missing],
+            "emailed_secret": contact.get("tracking_secret"),
         }
         await self._tell_citizen(conn, event, report.report_id, "citizen.received", facts)
 
@@ -108,7 +112,8 @@ class Notifier:
                 message_id = f"<{event.event_id}@paht.notify>"
                 await self._record(conn, event, change.report_id, notices, message_id=message_id)
         kind = citizen_kind(change.status)
-        if kind is not None:
+        # MISSING_FIELDS: the reception notice already asked for what is missing; one reply, not two.
+        if kind is not None and change.reason_code != MISSING_FIELDS:
             facts = {
                 "tracking_code": change.tracking_code,
                 "title": change.title,
@@ -276,6 +281,9 @@ class Notifier:
             message["Subject"] = notice.subject or ""
             message["Message-ID"] = message_id
             message["X-PAHT-Report-Id"] = str(report_id)
+            # RFC 3834: an automatic message. Autoresponders must not answer it, and our own inbound mail
+            # ignores whatever comes back marked so: no loop between two robots.
+            message["Auto-Submitted"] = "auto-generated"
             message.set_content(notice.text)
             return message.as_bytes(policy=SMTP)
         if notice.channel == "push":

@@ -54,7 +54,11 @@ _CITIZEN_STATUSES = frozenset(
 # Allow-lists: facts a template must have, and facts it may have (None when absent, so that StrictUndefined
 # catches only real template mistakes, never an optional fact the event did not carry).
 _CITIZEN_REQUIRED = ("tracking_code", "title")
-_CITIZEN_OPTIONAL = ("category_name", "agency_name", "due_at", "message", "received_at")
+_CITIZEN_OPTIONAL = (
+    "category_name", "agency_name", "due_at", "message", "received_at",
+    # reception only: what an incomplete report lacks, and the secret of a reporter who got no receipt (email)
+    "missing", "emailed_secret",
+)  # fmt: skip
 _AGENCY_REQUIRED: Mapping[str, tuple[str, ...]] = {
     "agency.assigned": ("report_id", "agency_name", "tracking_code", "title", "category", "due_at"),
     # report.deadline carries no title, ward or triage flag: those are shown only when given.

@@ -321,3 +321,26 @@ def test_links() -> None:
     assert links.tracking("PA7K2M9Q") == "https://paht.example.vn/tra-cuu/PA7K2M9Q"
     assert links.tracking("A/B C") == "https://paht.example.vn/tra-cuu/A%2FB%20C"
     assert links.agency_report(REPORT_ID) == f"https://paht.example.vn/co-quan/phan-anh/{REPORT_ID}"
+
+
+def test_an_incomplete_emailed_report_is_told_what_is_missing_and_its_secret_once() -> None:
+    """The reception email of an emailed report missing its place lists what to add and how, and gives the
+    tracking secret the sender never got any other way; the SMS only says something is missing."""
+    facts = citizen_facts(missing=["địa điểm xảy ra (phường/xã và địa chỉ cụ thể)"], emailed_secret="K7QW-2MX9")
+
+    notices = by_channel(for_citizen("citizen.received", facts, EVERYONE, LINKS))
+
+    email = notices["email"].text
+    assert "địa điểm xảy ra (phường/xã và địa chỉ cụ thể)" in email
+    assert "Bổ sung thông tin" in email
+    assert "Mã bí mật để tra cứu và bổ sung thông tin: K7QW-2MX9" in email
+    assert "chuyển đến cơ quan có thẩm quyền để xem xét" not in email
+    assert "K7QW-2MX9" not in notices["sms"].text
+    assert "bổ sung" in notices["sms"].text
+
+
+def test_a_complete_report_is_told_nothing_about_missing_fields_nor_any_secret() -> None:
+    email = by_channel(for_citizen("citizen.received", citizen_facts(), EVERYONE, LINKS))["email"].text
+
+    assert "bổ sung" not in email.lower()
+    assert "Mã bí mật để" not in email

@@ -17,7 +17,7 @@ import asyncpg
 import structlog
 
 from paht_shared import outbox
-from paht_shared.contracts import ReportStatus, ReportSubmittedV1, topics
+from paht_shared.contracts import MISSING_FIELDS, ReportStatus, ReportSubmittedV1, missing_question, topics
 from paht_shared.envelope import Envelope, utc_now
 from paht_shared.text import mask_personal_data
 from routing import directory, events, repository
@@ -158,7 +158,8 @@ class Workflow:
             conn, report.category, report.ward_code, report.area_code, report.emergency, now
         )
         co: tuple[str, ...]
-        if found is None:
+        if found is None or report.missing:
+            # An incomplete report (no category or place yet) cannot be matched: the coordinator holds it.
             lead, co, triage = await self.agency(conn, self.coordinator), (), True
         else:
             lead, co, triage = found.lead, tuple(c.code for c in found.co_agencies), False
@@ -195,6 +196,14 @@ class Workflow:
             return False
         a = await repository.get_assignment(conn, report.report_id, for_update=True)
         assert a is not None  # noqa: S101 - just inserted
+        if report.missing:
+            # Kept rather than refused (an emailed report): the reporter is asked, and the clock stands still
+            # until they answer. Notify's first reply to them already lists what is missing (MISSING_FIELDS).
+            await self._change(
+                conn, a, SYSTEM, "assign", ReportStatus.NEEDS_INFO, cause, now, routed=True,
+                changes={"paused_at": now}, message=missing_question(report.missing), reason_code=MISSING_FIELDS,
+            )  # fmt: skip
+            return True
         await self._change(conn, a, SYSTEM, "assign", ReportStatus.ASSIGNED, cause, now, routed=True)
         return True
 

@@ -3,6 +3,8 @@ version, the registry that reads them (upcasting older versions) and the typed d
 
 from paht_shared.contracts.base import EventData
 from paht_shared.contracts.events import (
+    MISSING_FIELD_LABELS,
+    MISSING_FIELDS,
     TRIAGE_CATEGORY,
     AgencyAssignmentV1,
     InformationProvidedV1,
@@ -18,12 +20,15 @@ from paht_shared.contracts.events import (
     ReportRoutedV1,
     ReportStatusChangedV1,
     ReportSubmittedV1,
+    missing_question,
 )
 from paht_shared.contracts.registry import CONTRACTS, Contracts, UnreadableEvent
 from paht_shared.contracts.status import STATUS_LABELS, Channel, ReportStatus
 
 __all__ = [
     "CONTRACTS",
+    "MISSING_FIELDS",
+    "MISSING_FIELD_LABELS",
     "STATUS_LABELS",
     "TRIAGE_CATEGORY",
     "AgencyAssignmentV1",
@@ -45,4 +50,5 @@ __all__ = [
     "ReportStatusChangedV1",
     "ReportSubmittedV1",
     "UnreadableEvent",
+    "missing_question",
 ]

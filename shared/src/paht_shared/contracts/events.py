@@ -63,6 +63,19 @@ class ReportSubmittedV1(EventData):
 
 # The category a report carries while its reporter has not said which one it is (the coordinator's triage).
 TRIAGE_CATEGORY = "khac"
+# What a reporter is told each missing field is (ReportSubmittedV1.missing), and the reason code of the
+# status change that asks for them: notify's first reply already asked, so it does not ask a second time.
+MISSING_FIELD_LABELS = {
+    "category": "lĩnh vực phản ánh (ví dụ: môi trường, giao thông, đô thị)",
+    "location": "địa điểm xảy ra (phường/xã và địa chỉ cụ thể)",
+}
+MISSING_FIELDS = "missing_fields"
+
+
+def missing_question(missing: tuple[str, ...]) -> str:
+    """The request for what an incomplete report lacks, as the reporter reads it."""
+    wanted = "; ".join(MISSING_FIELD_LABELS.get(field, field) for field in missing)
+    return f"Phản ánh của bạn còn thiếu: {wanted}. Vui lòng bổ sung để chúng tôi chuyển đến cơ quan có thẩm quyền."
 
 
 class AssignedAgency(EventData):
