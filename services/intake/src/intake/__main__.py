@@ -1,4 +1,4 @@
-"""python -m intake api|relay|consume|migrate"""
+"""python -m intake api|relay|consume|smtp|migrate"""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 from intake.app import build_app, make_vault
 from intake.config import Settings
 from intake.consumers import subscriptions
+from intake.mail.server import serve as serve_mail
 from paht_shared.runtime import run_consumers, run_http, run_relay, service_main
 
 
@@ -21,6 +22,8 @@ def main() -> None:
             "consume": lambda: asyncio.run(
                 run_consumers(settings, settings.db_schema, subscriptions(make_vault(settings)))
             ),
+            # inbound email: mail to the PAHT address becomes a report (EMAIL.md)
+            "smtp": lambda: asyncio.run(serve_mail(settings)),
         },
     )
 

@@ -48,3 +48,16 @@ class Settings(ServiceSettings):
     # report.submitted sealed with it, readable by notify alone. Unset: no contact leaves intake, and the
     # citizen gets no notifications.
     notify_public_key: str | None = None
+
+    # Inbound email (python -m intake smtp): an SMTP server that turns mail to the province's PAHT address(es)
+    # into reports (EMAIL.md). Mail to any other address is refused (no relaying).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    mail_addresses: str = "paht@soctrang.gov.vn"  # comma-separated; also "our own" senders, never answered
+    # Whole message as sent (SIZE); base64 makes attachments a third larger. Beyond it: 552.
+    mail_max_bytes: int = 30 * 1024 * 1024
+    # Reports from one sender address per hour (a robot that marks nothing cannot loop); beyond it: 450.
+    mail_per_sender_per_hour: int = 10
+    # The media service's upload API, which takes the attachments; and how long one upload may take.
+    media_url: str = "http://127.0.0.1:8082"
+    media_timeout_seconds: float = 60.0
