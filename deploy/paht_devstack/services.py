@@ -67,6 +67,10 @@ def intake_env(cfg: Config) -> dict[str, str]:
         "INTAKE_BLIND_INDEX_KEY": dev_secret(cfg, "blind_index_key"),
         # seals the reporter's contact for notify (NOTIFY_CONTACT_PRIVATE_KEY opens it)
         "INTAKE_NOTIFY_PUBLIC_KEY": public_key_of(dev_secret(cfg, "notify_contact_key")),
+        # inbound email (python -m intake smtp) and the media API that takes its attachments
+        "INTAKE_SMTP_HOST": "127.0.0.1",
+        "INTAKE_SMTP_PORT": cfg.environ.get("PAHT_INTAKE_SMTP_PORT") or "2525",
+        "INTAKE_MEDIA_URL": f"http://127.0.0.1:{find('media').http_port(cfg)}",
     }
 
 
@@ -111,7 +115,7 @@ def agency_topics(cfg: Config) -> list[str]:
 
 # The order decides the worker ports: PAHT_WORKER_PORT_BASE, +1, ... for each relay/consume process in turn.
 SERVICES: tuple[Service, ...] = (
-    Service("intake", 8081, ("api", "relay", "consume"), env=intake_env),
+    Service("intake", 8081, ("api", "relay", "consume", "smtp"), env=intake_env),
     Service(
         "routing", 8083, ("api", "relay", "consume"), env=routing_env, topics=agency_topics, setup=("load-reference",)
     ),
