@@ -8,10 +8,11 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 
-from intake import handlers, staff_handlers
+from intake import handlers, hotline_handlers, staff_handlers
 from intake.app_keys import CITIZEN_POLICY, RECEPTION, SETTINGS, SUBMISSION_LIMITER, TENANT, VAULT
 from intake.config import Settings
 from intake.limits import AddressLimiter
+from intake.open311 import handlers as open311_handlers
 from intake.service import PersonalDataVault, Reception
 from intake.tracking import CitizenPolicy
 from intake.validation import TenantArea
@@ -87,4 +88,6 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/v1/public/reports/{tracking_code}", handlers.get_public_report)
     app.router.add_get("/api/v1/public/stats", handlers.get_public_stats)
     staff_handlers.add_staff_routes(app)
+    open311_handlers.add_open311_routes(app)
+    hotline_handlers.add_hotline_routes(app)
     return app

@@ -132,7 +132,7 @@ def notification_errors(raw: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def _merged(first: list[FieldError], then: list[FieldError]) -> list[FieldError]:
+def merged(first: list[FieldError], then: list[FieldError]) -> list[FieldError]:
     """At most one error per field, the first one given."""
     seen = {e["field"] for e in first}
     return first + [e for e in then if e["field"] not in seen]
@@ -196,7 +196,7 @@ async def post_report(request: web.Request) -> web.Response:
     try:
         checked = check_submission(raw, request.app[TENANT], utc_now())
     except InvalidRequest as exc:
-        raise InvalidRequest(_merged(notification_problems, exc.errors)) from None
+        raise InvalidRequest(merged(notification_problems, exc.errors)) from None
     if notification_problems:
         raise InvalidRequest(notification_problems)
     try:

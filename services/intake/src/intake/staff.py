@@ -118,7 +118,7 @@ async def view_reporter(
             if access is Access.OUT_OF_SCOPE:
                 await _audit_out_of_scope(conn, entry)
             else:
-                await _audit(conn, entry)
+                await audit_or_refuse(conn, entry)
             if access is Access.SHOWN:
                 view = _open(vault, row)
     if view is not None:
@@ -143,7 +143,8 @@ def _entry(staff: Identity, action: str, report_id: uuid.UUID, reason: str) -> a
     )
 
 
-async def _audit(conn: asyncpg.Connection, entry: audit.AuditEntry) -> None:
+async def audit_or_refuse(conn: asyncpg.Connection, entry: audit.AuditEntry) -> None:
+    """Append `entry`, or AuditUnavailable: whatever the entry is about must then not be shown."""
     try:
         await audit.append(conn, entry)
     except _AUDIT_FAILURES as exc:
