@@ -101,7 +101,6 @@ async def submit(
     report = ReportSubmittedV1(
         report_id=uuid.uuid4(),
         tracking_code="PA-" + uuid.uuid4().hex[:8].upper(),
-        channel="web",
         category=category,
         title="Đèn đường hỏng",
         content="Đèn đường trước nhà số 5 hỏng cả tuần, tối om.",
@@ -111,7 +110,7 @@ async def submit(
         public=True,
         anonymous=False,
         identity_shared=True,
-        **extra,
+        **({"channel": "web"} | extra),
     )
     (assign, _citizen) = subscriptions(settings)
     assert await handle_once(pool, ASSIGN, Envelope.of(report, "intake", "c"), topics.REPORT_SUBMITTED, assign.handle)
@@ -412,3 +411,41 @@ async def test_no_rule_goes_to_triage_and_the_coordinator_reassigns(
         headers=staff.officer("SNNMT"),
     )
     assert contribution.status == 200
+
+
+async def test_an_incomplete_report_waits_in_triage_as_needs_info_until_the_reporter_answers(
+    client: Client, pool: asyncpg.Pool, settings: Settings, staff: Staff
+) -> None:
+    """An emailed report without its place: even with a category a rule covers it goes to the coordinator,
+    as needs_info with the clock stopped and the question listing what is missing (reason missing_fields,
+    which notify does not tell twice); the reporter's answer puts it in progress for the coordinator."""
+    report_id = await submit(pool, settings, ward_code=None, channel="email", missing=("location",))
+
+    assert await lead_of(pool, report_id) == settings.coordinator_agency
+    row = await pool.fetchrow("SELECT status, triage, paused_at FROM assignments WHERE report_id = $1", report_id)
+    assert (row["status"], row["triage"], row["paused_at"] is not None) == ("needs_info", True, True)
+    [change] = await status_events(pool, report_id)
+    assert (change["status"], change["reason_code"], change["triage"]) == ("needs_info", "missing_fields", True)
+    assert "địa điểm" in change["message"]
+    assert "lĩnh vực" not in change["message"]
+    triage = await (await client.get("/api/v1/coordination/triage", headers=staff.coordinator())).json()
+    assert str(report_id) in [i["report_id"] for i in triage["items"]]
+    await citizen_does(
+        pool,
+        settings,
+        InformationProvidedV1(
+            report_id=report_id, tracking_code="PA-X", text="Trước số 5 đường Lê Lợi, Phường Phú Lợi.",
+            provided_at=datetime.now(UTC),
+        ),
+    )  # fmt: skip
+    assert [c["status"] for c in await status_events(pool, report_id)] == ["needs_info", "in_progress"]
+    assert await lead_of(pool, report_id) == settings.coordinator_agency
+
+
+async def test_an_emergency_call_gets_the_emergency_deadline(pool: asyncpg.Pool, settings: Settings) -> None:
+    """A hotline emergency is due hours after it was entered, not working days after the desk opens."""
+    report_id = await submit(pool, settings, channel="hotline", emergency=True, operator_id="tong.dai.01")
+
+    row = await pool.fetchrow("SELECT emergency, assigned_at, due_at FROM assignments WHERE report_id = $1", report_id)
+    assert row["emergency"] is True
+    assert row["due_at"] - row["assigned_at"] <= timedelta(hours=settings.emergency_hours, seconds=5)
