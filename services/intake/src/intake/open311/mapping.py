@@ -181,8 +181,10 @@ def title_of(description: str) -> str:
     if len(first) <= TITLE_MAX:
         return first
     cut = first[: TITLE_MAX - 1]
-    at_word = cut[: cut.rfind(" ")] if " " in cut else cut
-    return (at_word if len(at_word) >= TITLE_MIN else cut).rstrip(" ,;:") + "…"
+    if first[len(cut)] != " " and " " in cut:  # the cut falls inside a word: end before it
+        at_word = cut[: cut.rfind(" ")]
+        cut = at_word if len(at_word) >= TITLE_MIN else cut
+    return cut.rstrip(" ,;:") + "…"
 
 
 def _coordinate(form: Mapping[str, str], name: str) -> float | None:
