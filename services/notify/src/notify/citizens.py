@@ -49,6 +49,15 @@ def recipient_context(delivery_id: uuid.UUID) -> bytes:
     return b"paht-delivery:" + str(delivery_id).encode()
 
 
+def body_context(delivery_id: uuid.UUID) -> bytes:
+    return b"paht-delivery-body:" + str(delivery_id).encode()
+
+
+# A citizen's message is stored sealed like their address (it may carry what only they may read: the tracking
+# secret of an emailed report); the prefix tells such a body from an agency's, stored as sent.
+SEALED_BODY = b"sealed:"
+
+
 def masked_address(channel: str, address: str) -> str:
     """What the delivery log shows of a citizen's address: enough to tell two apart, not enough to use."""
     if channel == "email":
@@ -250,10 +259,12 @@ class Notifier:
         delivery_id = uuid.uuid4()
         message_id = message_id or f"<{event.event_id}.{notice.kind}.{notice.channel}@paht.notify>"
         citizen = notice.audience == "citizen"
+        body = self._body(notice, message_id, report_id, to=None if citizen else notice.recipient)
         if citizen:
             assert self._public_key is not None  # noqa: S101 - citizens are told only with the key configured
             recipient = masked_address(notice.channel, notice.recipient)
             sealed = seal(self._public_key, notice.recipient.encode(), recipient_context(delivery_id))
+            body = SEALED_BODY + seal(self._public_key, body, body_context(delivery_id)).encode()
         else:
             recipient, sealed = notice.recipient, None
         return PendingDelivery(
@@ -267,7 +278,7 @@ class Notifier:
             recipient=recipient,
             subject=notice.subject or notice.kind,
             message_id=message_id,
-            message=self._body(notice, message_id, report_id, to=None if citizen else notice.recipient),
+            message=body,
             recipient_sealed=sealed,
             kind=notice.kind,
         )

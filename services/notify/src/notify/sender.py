@@ -24,7 +24,7 @@ from prometheus_client import Counter
 
 from notify import repository
 from notify.channels import Channel, Outgoing, Rejected, Unavailable
-from notify.citizens import recipient_context
+from notify.citizens import SEALED_BODY, body_context, recipient_context
 from notify.config import Settings
 from notify.domain import DeliveryStatus, PendingDelivery
 from notify.service import record_sent
@@ -126,6 +126,8 @@ class DeliverySender:
             if key is None:
                 raise RuntimeError("a citizen's delivery without the contact key configured")
             recipient = open_sealed(key, delivery.recipient_sealed, recipient_context(delivery.id)).decode()
+            if body.startswith(SEALED_BODY):
+                body = open_sealed(key, body[len(SEALED_BODY) :].decode(), body_context(delivery.id))
             if delivery.channel == "email":
                 body = b"To: " + recipient.encode() + b"\r\n" + body
         return Outgoing(delivery.id, delivery.channel, recipient, delivery.subject, body)  # type: ignore[arg-type]

@@ -157,6 +157,9 @@ async def test_received_then_answered_reach_the_citizen_once_on_each_chosen_chan
     stored = " ".join(f"{r['recipient']} {bytes(r['message']).decode()}" for r in rows)
     stored += " ".join(str(r["sealed"]) for r in await pool.fetch("SELECT sealed FROM contacts"))
     assert pii.find_leaks(stored) == []
+    # the bodies too are sealed at rest: what a citizen is sent (an emailed report's secret) is theirs alone
+    assert all(bytes(r["message"]).startswith(b"sealed:") for r in rows)
+    assert "PA-CTZN2345" not in stored and answer not in stored
 
     sender = DeliverySender(pool, channels, SETTINGS)
     assert await sender.send_due() == 4
