@@ -28,7 +28,7 @@ _ROBOT_LOCAL_PARTS = frozenset(
 
 def automatic_reason(envelope_sender: str, message: EmailMessage, own_addresses: Iterable[str]) -> str | None:
     """Why `message` must not become a report (a short code for the log), or None when a person sent it."""
-    if not envelope_sender.strip():
+    if envelope_sender.strip() in ("", "<>"):  # aiosmtpd keeps MAIL FROM:<> as "<>"
         return "null_sender"  # MAIL FROM:<> : a bounce or another delivery status notification
     auto_submitted = str(message.get("Auto-Submitted", "")).strip().lower()
     if auto_submitted and auto_submitted.split(";")[0].strip() != "no":

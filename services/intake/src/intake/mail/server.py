@@ -125,7 +125,7 @@ class MailHandler:
         desk = self.desk
         content: Any = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else str(content).encode("utf-8", "surrogateescape")
-        envelope_sender = envelope.mail_from or ""
+        envelope_sender = "" if envelope.mail_from in (None, "<>") else str(envelope.mail_from)
         try:
             message = parse_message(raw)
         except (ValueError, LookupError, IndexError):

@@ -67,12 +67,19 @@ def read_structured(body: str, ward_names: Mapping[str, str]) -> StructuredLines
 
 def category_code(value: str) -> str | None:
     """An active category by its code or its name in any spelling ("moi truong", "Môi trường (khác)")."""
-    wanted = fold(value)
+    wanted = _words(value)
+    starts: list[str] = []
     for category in reference.categories():
         if not category.active:
             continue
-        name = fold(category.name)
-        short = fold(re.sub(r"\s*\(.*?\)\s*", " ", category.name))  # "Môi trường (khác)" -> "moi truong"
-        if wanted in (category.code, name, short):
+        short = re.sub(r"\s*\(.*?\)\s*", " ", category.name)  # "Môi trường (khác)" -> "Môi trường"
+        if fold(value) == category.code or wanted in (_words(category.name), _words(short)):
             return category.code
-    return None
+        if wanted == _words(short.split(",")[0]):  # "rác thải" for "Rác thải, vệ sinh nơi công cộng"
+            starts.append(category.code)
+    return starts[0] if len(starts) == 1 else None
+
+
+def _words(text: str) -> str:
+    """Folded words without punctuation: "Thoát nước, ngập úng" and "thoat nuoc ngap ung" compare equal."""
+    return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
