@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -72,6 +73,8 @@ class PersonalDataVault:
 # Channels where the reporter types the report themselves: one phone's reports per hour are limited there.
 # A hotline operator's entries are not (an emergency is never turned away); inbound email limits by sender.
 SELF_SERVICE = frozenset({Channel.WEB, Channel.APP, Channel.OPEN311})
+# Channels whose reporter never sees the receipt (and its tracking secret) themselves.
+WITHOUT_RECEIPT = frozenset({Channel.EMAIL, Channel.OPEN311})
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,10 @@ def request_hash(cmd: SubmitReport) -> bytes:
     return hashlib.sha256(cmd.model_dump_json().encode()).digest()
 
 
+# What a channel records beside a new report, in the same transaction (Open311: the api key that sent it).
+AlsoRecord = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[None]]
+
+
 async def submit_report(
     pool: asyncpg.Pool,
     vault: PersonalDataVault,
@@ -93,8 +100,10 @@ async def submit_report(
     idempotency_key: str | None,
     correlation_id: str,
     reception: Reception,
+    also: AlsoRecord | None = None,
 ) -> tuple[ReportReceipt, bool]:
-    """Store the report, its reporter (encrypted) and its `report.submitted` event in one transaction.
+    """Store the report, its reporter (encrypted) and its `report.submitted` event in one transaction
+    (with whatever `also` records about it).
 
     Returns (receipt, replayed): a retry with the same Idempotency-Key gets the first receipt back.
     """
@@ -105,7 +114,9 @@ async def submit_report(
             if replay is not None:
                 return replay, True
         try:
-            receipt = await _store_new_report(pool, vault, checked, idempotency_key, digest, correlation_id, reception)
+            receipt = await _store_new_report(
+                pool, vault, checked, idempotency_key, digest, correlation_id, reception, also
+            )
         except _KeyTaken:
             continue  # another request with the same key committed first: answer with its result
         except asyncpg.UniqueViolationError as exc:
@@ -148,6 +159,7 @@ async def _store_new_report(
     digest: bytes,
     correlation_id: str,
     reception: Reception,
+    also: AlsoRecord | None,
 ) -> ReportReceipt:
     cmd = checked.cmd
     report_id = uuid.uuid4()
@@ -173,8 +185,9 @@ async def _store_new_report(
         masked(cmd.content, cmd),
         masked(cmd.location.address_text, cmd),
     )
-    # An emailed report's sender gets no HTTP answer: their tracking secret travels, sealed, to notify's reply.
-    secret_for_reply = tracking_secret if checked.channel is Channel.EMAIL else None
+    # An emailed report's sender gets no HTTP answer, an Open311 reporter only the integrator's: their tracking
+    # secret travels, sealed, to notify's reception email.
+    secret_for_reply = tracking_secret if checked.channel in WITHOUT_RECEIPT else None
     contact_sealed = seal_contact(cmd, report_id, vault.notify_public_key, secret_for_reply)
     event = Envelope.of(
         report_submitted(
@@ -235,6 +248,8 @@ async def _store_new_report(
             sealed_receipt = vault.cipher.encrypt(receipt.model_dump_json(), _receipt_aad(idempotency_key))
             if not await repository.claim_idempotency_key(conn, idempotency_key, digest, report_id, sealed_receipt):
                 raise _KeyTaken
+        if also is not None:
+            await also(conn, report_id)
         await outbox.add(conn, topics.REPORT_SUBMITTED, event, key=str(report_id))
     log.info(
         "report_submitted",

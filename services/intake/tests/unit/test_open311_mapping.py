@@ -157,6 +157,18 @@ def test_a_report_row_as_a_service_request() -> None:
     assert (reopened.status, reopened.status_notes) == ("open", None)  # the old answer is not the news
 
 
+def test_a_description_longer_than_the_schema_allows_is_shortened() -> None:
+    """Our reports may have 5,000 characters; GeoReport v2 allows 4,000 in a request's description."""
+    long = "Nước ngập sâu kéo dài. " * 220
+
+    found = service_request(row(content=long), 92)
+
+    assert found.description is not None
+    assert len(found.description) == 4000
+    assert found.description.endswith("…")
+    assert service_request(row(), 92).description == row()["content"]
+
+
 def test_services_are_the_active_categories_grouped_by_field() -> None:
     listed = {s.service_code: s for s in services()}
     assert listed["rac-thai"].group == "Vệ sinh môi trường"

@@ -173,7 +173,13 @@ async def post_request(request: web.Request) -> web.Response:
     idempotency_key = _idempotency_key(request, key_id)
     try:
         receipt, replayed = await service.submit_report(
-            pool, request.app[VAULT], checked, idempotency_key, request[CORRELATION_ID], request.app[RECEPTION]
+            pool,
+            request.app[VAULT],
+            checked,
+            idempotency_key,
+            request[CORRELATION_ID],
+            request.app[RECEPTION],
+            also=lambda conn, report_id: keys.record_submission(conn, report_id, key_id),
         )
     except service.IdempotencyKeyReused:
         raise Open311Error(409, ["Idempotency-Key này đã được dùng cho một phản ánh khác."]) from None
@@ -181,8 +187,6 @@ async def post_request(request: web.Request) -> web.Response:
         response = formats.errors(429, ["Số điện thoại này đã gửi quá nhiều phản ánh. Vui lòng thử lại sau."], fmt)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    if not replayed:
-        await keys.record_submission(pool, receipt.id, key_id)
     log.info("open311_request_submitted", report_id=str(receipt.id), key_id=str(key_id), replayed=replayed)
     created = mapping.CreatedRequest(
         service_request_id=receipt.tracking_code,

@@ -96,10 +96,6 @@ async def active_key(pool: asyncpg.Pool, presented: str) -> uuid.UUID | None:
     return key_id
 
 
-async def record_submission(pool: asyncpg.Pool, report_id: uuid.UUID, key_id: uuid.UUID) -> None:
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO open311_submissions (report_id, key_id) VALUES ($1, $2) ON CONFLICT (report_id) DO NOTHING",
-            report_id,
-            key_id,
-        )
+async def record_submission(conn: asyncpg.Connection, report_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    """Which key sent the report; in the report's own transaction (service.submit_report's `also`)."""
+    await conn.execute("INSERT INTO open311_submissions (report_id, key_id) VALUES ($1, $2)", report_id, key_id)

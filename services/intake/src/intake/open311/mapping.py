@@ -134,6 +134,17 @@ def services() -> list[Service]:
     ]
 
 
+# The GeoReport v2 schema caps a request's description at 4,000 characters; our reports may have 5,000.
+DESCRIPTION_MAX = 4000
+
+
+def _shortened(text: str | None, limit: int) -> str | None:
+    """`text`, or its first `limit` characters ending in "…" (the whole report is on our own public page)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
 def service_request(row: Mapping[str, Any], province_code: int) -> ServiceRequest:
     """A public report row (queries.py's columns) as Open311 shows it; its texts are stored masked."""
     status = ReportStatus(row["status"])
@@ -146,7 +157,7 @@ def service_request(row: Mapping[str, Any], province_code: int) -> ServiceReques
         status_notes=row["answer_text"] if status in ANSWER_SHOWN else None,
         service_name=category.name if category else row["category"],
         service_code=row["category"],
-        description=row["content"],
+        description=_shortened(row["content"], DESCRIPTION_MAX),
         agency_responsible=row["agency_name"],
         service_notice=None,
         requested_datetime=timestamp(row["submitted_at"]),
