@@ -44,6 +44,7 @@ test: infra lint
 bench: infra
 	$(PY) deploy/devstack.py services-up
 	$(PY) benchmarks/submit_reports.py
+	$(PY) benchmarks/channels.py
 	$(PY) benchmarks/media_upload.py
 	$(PY) benchmarks/notify_emails.py
 	$(PY) -m media.sanitise_bench
