@@ -150,11 +150,13 @@ def test_intake_keys_come_from_the_environment(services: dict[str, dict[str, Any
 def test_published_ports_match_the_declaration(
     expected: dict[str, Container], services: dict[str, dict[str, Any]]
 ) -> None:
-    """Each api publishes its declared HTTP port on the same host port and listens on it; no other process does."""
+    """Each api, and each public listener (inbound SMTP), publishes its declared port on the same host port and
+    listens on it; no other process publishes anything."""
     for name, want in expected.items():
         assert published_ports(services[name]) == want.published, name
         for port in want.published.values():
-            assert environment(services[name])[f"{want.service.upper()}_HTTP_PORT"] == str(port), name
+            assert want.port_variable is not None, name
+            assert environment(services[name])[want.port_variable] == str(port), name
 
 
 def test_every_referenced_dockerfile_exists(services: dict[str, dict[str, Any]]) -> None:

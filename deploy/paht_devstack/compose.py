@@ -15,7 +15,13 @@ class Container:
     command: tuple[str, ...]  # python -m <service> <kind>
     dockerfile: str  # relative to the repository root, which is the build context
     variables: frozenset[str]  # exactly the names devstack's service_env() gives the service
-    published: dict[int, int]  # host port -> container port: the api's HTTP port, nothing for other processes
+    published: dict[int, int]  # host port -> container port: the api's HTTP port, a public listener's port
+    port_variable: str | None  # the variable that sets the published port inside the container
+
+
+# Processes besides the APIs that the outside world connects to: name -> (port variable, default port).
+# Inbound email: the province's mail gateway hands mail for the PAHT address to intake's SMTP listener.
+PUBLIC_LISTENERS: dict[str, tuple[str, int]] = {"intake-smtp": ("INTAKE_SMTP_PORT", 2525)}
 
 
 def expected_containers(defaults: Config, services: tuple[Service, ...] = SERVICES) -> dict[str, Container]:
@@ -24,12 +30,19 @@ def expected_containers(defaults: Config, services: tuple[Service, ...] = SERVIC
     result = {}
     for process in declared_processes(services):
         port = process.service.http_port(defaults)
+        published, variable = (
+            ({port: port}, f"{process.service.prefix}_HTTP_PORT") if process.kind == "api" else ({}, None)
+        )
+        if process.name in PUBLIC_LISTENERS:
+            variable, listener_port = PUBLIC_LISTENERS[process.name]
+            published = {listener_port: listener_port}
         result[process.name] = Container(
             name=process.name,
             service=process.service.name,
             command=("python", *process.python_args),
             dockerfile=f"services/{process.service.name}/Dockerfile",
             variables=frozenset(service_env(defaults, process.service)),
-            published={port: port} if process.kind == "api" else {},
+            published=published,
+            port_variable=variable,
         )
     return result
