@@ -112,8 +112,10 @@ class Notifier:
                 "due_at": change.due_at,
                 "triage": change.triage,
                 "report_id": change.report_id,
+                "emergency": change.emergency,
             }
-            if not await self._held_for_digest(
+            # An emergency is never held for a digest: the agency is told now, whatever it chose.
+            if change.emergency or not await self._held_for_digest(
                 conn, event, "agency.assigned", change.agency_code, change.agency_email, facts
             ):
                 notices = for_agency("agency.assigned", facts, change.agency_email, self._links)

@@ -65,7 +65,7 @@ _AGENCY_REQUIRED: Mapping[str, tuple[str, ...]] = {
     "agency.due_soon": ("report_id", "agency_name", "tracking_code", "category", "due_at"),
     "agency.overdue": ("report_id", "agency_name", "tracking_code", "category", "due_at"),
 }
-_AGENCY_OPTIONAL = ("agency_code", "title", "category_name", "ward_code", "triage")
+_AGENCY_OPTIONAL = ("agency_code", "title", "category_name", "ward_code", "triage", "emergency")
 
 _DATE_FORMAT = "%H:%M %d/%m/%Y"
 

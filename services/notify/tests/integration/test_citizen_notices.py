@@ -103,7 +103,9 @@ def submitted(report_id: uuid.UUID, contact: Mapping[str, object] | None) -> Env
     return Envelope.of(report, "intake", "c")
 
 
-def changed(report_id: uuid.UUID, sequence: int, status: ReportStatus, message: str | None = None) -> Envelope:
+def changed(
+    report_id: uuid.UUID, sequence: int, status: ReportStatus, message: str | None = None, emergency: bool = False
+) -> Envelope:
     change = ReportStatusChangedV1(
         report_id=report_id,
         sequence=sequence,
@@ -118,6 +120,7 @@ def changed(report_id: uuid.UUID, sequence: int, status: ReportStatus, message: 
         due_at=datetime.now(UTC) + timedelta(days=5),
         message=message,
         note="ghi chú nội bộ: đã gọi ông Tư",
+        emergency=emergency,
     )
     return Envelope.of(change, "routing", "c")
 
@@ -159,7 +162,8 @@ async def test_received_then_answered_reach_the_citizen_once_on_each_chosen_chan
     assert pii.find_leaks(stored) == []
     # the bodies too are sealed at rest: what a citizen is sent (an emailed report's secret) is theirs alone
     assert all(bytes(r["message"]).startswith(b"sealed:") for r in rows)
-    assert "PA-CTZN2345" not in stored and answer not in stored
+    assert "PA-CTZN2345" not in stored
+    assert answer not in stored
 
     sender = DeliverySender(pool, channels, SETTINGS)
     assert await sender.send_due() == 4
@@ -268,3 +272,19 @@ async def test_an_agency_on_hourly_digests_gets_one_email_per_hour(pool: asyncpg
     )  # fmt: skip
     await consume(pool, DEADLINES, topics.REPORT_DEADLINES, Envelope.of(overdue, "routing", "c"))
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE kind = 'agency.overdue'") == 1
+
+
+async def test_an_emergency_is_never_held_for_an_agencys_digest(pool: asyncpg.Pool) -> None:
+    """An agency on hourly digests still gets a hotline emergency's assignment at once, marked khẩn cấp;
+    an ordinary assignment beside it waits for the digest."""
+    async with pool.acquire() as conn:
+        await repository.set_agency_mode(conn, "CAP-NUOC", "hourly")
+    urgent = changed(uuid.uuid4(), 1, ReportStatus.ASSIGNED, emergency=True)
+
+    await consume(pool, AGENCY_EMAIL, topics.REPORT_STATUS_CHANGED, urgent)
+    await consume(pool, AGENCY_EMAIL, topics.REPORT_STATUS_CHANGED, changed(uuid.uuid4(), 1, ReportStatus.ASSIGNED))
+
+    [delivery] = await pool.fetch("SELECT kind, recipient, subject, message FROM deliveries")
+    assert (delivery["kind"], delivery["recipient"]) == ("agency.assigned", "capnuoc@paht.example")
+    assert "[KHẨN CẤP]" in delivery["subject"]
+    assert await pool.fetchval("SELECT count(*) FROM digest_items") == 1

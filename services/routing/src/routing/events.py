@@ -49,6 +49,7 @@ def status_changed(
         message=message,
         media_ids=tuple(media_ids),
         reason_code=reason_code,
+        emergency=a.emergency,
     )
 
 

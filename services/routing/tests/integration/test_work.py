@@ -449,3 +449,5 @@ async def test_an_emergency_call_gets_the_emergency_deadline(pool: asyncpg.Pool,
     row = await pool.fetchrow("SELECT emergency, assigned_at, due_at FROM assignments WHERE report_id = $1", report_id)
     assert row["emergency"] is True
     assert row["due_at"] - row["assigned_at"] <= timedelta(hours=settings.emergency_hours, seconds=5)
+    [change] = await status_events(pool, report_id)
+    assert change["emergency"] is True  # notify tells the agency at once, never in a digest

@@ -140,6 +140,7 @@ class ReportStatusChangedV1(EventData):
     message: str | None = None
     media_ids: tuple[uuid.UUID, ...] = ()
     reason_code: str | None = None
+    emergency: bool = False  # a hotline emergency: told at once, never held for an agency's digest
 
 
 class ReportRatedV1(EventData):
