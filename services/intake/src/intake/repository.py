@@ -146,6 +146,19 @@ async def find_by_tracking_code(
     return row
 
 
+async def find_by_reporter_email(
+    conn: asyncpg.Connection, tracking_code: str, email_bidx: bytes
+) -> asyncpg.Record | None:
+    """The report if its reporter's email has this blind index (an emailed reply names its report by code)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {_REPORT_COLUMNS} FROM reports WHERE tracking_code = $1 "
+        "AND reporter_id IN (SELECT id FROM reporters WHERE email_bidx = $2)",
+        tracking_code,
+        email_bidx,
+    )
+    return row
+
+
 async def timeline(conn: asyncpg.Connection, report_id: uuid.UUID) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(

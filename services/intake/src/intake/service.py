@@ -55,11 +55,14 @@ class PersonalDataVault:
         }
         sealed["phone_bidx"] = self.phone_index(r.phone) if r.phone else None
         sealed["cccd_bidx"] = blind_index(self.blind_index_key, "cccd", r.cccd) if r.cccd else None
-        sealed["email_bidx"] = blind_index(self.blind_index_key, "email", r.email.lower()) if r.email else None
+        sealed["email_bidx"] = self.email_index(r.email) if r.email else None
         return sealed
 
     def phone_index(self, phone: str) -> bytes:
         return blind_index(self.blind_index_key, "phone", phone)
+
+    def email_index(self, email: str) -> bytes:
+        return blind_index(self.blind_index_key, "email", email.lower())
 
     def seal_original(self, report_id: uuid.UUID, texts: dict[str, str | None]) -> bytes:
         """The report's texts as typed (they may hold personal data): for the reporter and entitled staff."""

@@ -1,5 +1,6 @@
 """The reporter's side after submitting: follow the report, answer a request for information, rate the
-answer, reopen the report. Every action needs the tracking code and its secret."""
+answer, reopen the report. Every action needs the tracking code and its secret; only a reply by email to a
+request for information is proven by the sender's address instead (provide_information_by_reporter)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from intake.models import (
     TimelineEntry,
     TrackedReport,
 )
-from intake.service import PersonalDataVault, reporter_names
+from intake.service import AlsoRecord, PersonalDataVault, reporter_names
 from paht_shared import outbox, reference
 from paht_shared.contracts import (
     InformationProvidedV1,
@@ -163,6 +164,48 @@ async def provide_information(
     correlation_id: str,
 ) -> None:
     row = await _authenticate(pool, tracking_code, secret, policy)
+    await _add_information(pool, vault, row, cmd, correlation_id)
+
+
+async def provide_information_by_reporter(
+    pool: asyncpg.Pool,
+    vault: PersonalDataVault,
+    tracking_code: str,
+    email: str,
+    text: str,
+    correlation_id: str,
+    also: AlsoRecord | None = None,
+) -> uuid.UUID:
+    """The reporter's reply by email. The sender's address, compared through its blind index, proves who they
+    are instead of the secret: a report not sent from that address is ReportNotFound, like a wrong secret.
+    Then, in this order: a report routing has not looked at yet (still `submitted`) may be about to be asked,
+    ActionNotAllowed("not_triaged_yet"); one not waiting for information, ActionNotAllowed
+    ("no_information_request"); a text the reply model refuses, pydantic's ValidationError. `also` records
+    what the channel needs in the reply's transaction (the message's idempotency key). Returns the report id."""
+    async with pool.acquire() as conn:
+        row = await repository.find_by_reporter_email(conn, tracking_code, vault.email_index(email))
+    if row is None:
+        raise ReportNotFound
+    status = ReportStatus(row["status"])
+    if status == ReportStatus.SUBMITTED:
+        raise ActionNotAllowed("not_triaged_yet")
+    if status != ReportStatus.NEEDS_INFO:  # checked again under the row's lock
+        raise ActionNotAllowed("no_information_request")
+    await _add_information(pool, vault, row, ProvideInformation(text=text), correlation_id, also)
+    report_id: uuid.UUID = row["id"]
+    return report_id
+
+
+async def _add_information(
+    pool: asyncpg.Pool,
+    vault: PersonalDataVault,
+    row: asyncpg.Record,
+    cmd: ProvideInformation,
+    correlation_id: str,
+    also: AlsoRecord | None = None,
+) -> None:
+    """The reply to the open request for information: masked, on the timeline, published."""
+    tracking_code = row["tracking_code"]
     now = utc_now()
     async with pool.acquire() as conn, conn.transaction():
         current = await repository.find_by_tracking_code(conn, tracking_code, for_update=True)
@@ -181,6 +224,8 @@ async def provide_information(
             report_id=row["id"], tracking_code=tracking_code, text=text, media_ids=tuple(cmd.media_ids), provided_at=now
         )
         await _publish(conn, event, row["id"], correlation_id)
+        if also is not None:
+            await also(conn, row["id"])
     log.info("information_provided", report_id=str(row["id"]))
 
 

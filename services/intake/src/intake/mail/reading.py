@@ -49,6 +49,8 @@ class InboundMail:
     message_id: str | None
     charset: str  # how the body was read (for the log: "tcvn3", "vni", "utf-8", ...)
     skipped_attachments: int = 0  # beyond MAX_ATTACHMENTS or not media
+    subject: str = ""  # as sent, "Re:" and all: a reply names its report's tracking code there
+    body: str = ""  # the sender's own words, possibly none (`content` then takes the subject)
 
 
 def parse_message(raw: bytes) -> EmailMessage:
@@ -79,6 +81,8 @@ def read_mail(message: EmailMessage, envelope_sender: str) -> InboundMail:
         message_id,
         decoded.charset if decoded else "none",
         skipped,
+        subject,
+        body,
     )
 
 

@@ -1,9 +1,10 @@
 """The SMTP server of inbound email (aiosmtpd): RCPT accepts only our addresses, DATA makes the report.
 
-DATA, in order: parse -> loop check -> read -> already received? -> per-sender limit -> validate -> upload the
-attachments -> submit (report and event in one transaction). The SMTP answer says what happened:
+DATA, in order: parse -> loop check -> read -> already received? -> per-sender limit -> a reply to one of the
+sender's reports? (then it completes that report) -> validate -> upload the attachments -> submit (report and
+event in one transaction). The SMTP answer says what happened:
 
-- 250: a report was made, or the message was a duplicate or an automatic one (accepted, nothing stored);
+- 250: a report was made or completed, or the message was a duplicate or an automatic one (nothing stored);
 - 450/451: try again later (a sender over its hourly limit; the database or media service unavailable);
 - 550/554: never (relaying, an unreadable message, one that cannot be a report), with the cause.
 
@@ -24,13 +25,15 @@ import aiohttp
 import asyncpg
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from pydantic import ValidationError
 
-from intake import repository
+from intake import repository, tracking
 from intake.app import make_vault, reception, tenant_area
 from intake.config import Settings
 from intake.mail.loops import SenderLimiter, automatic_reason
 from intake.mail.media_upload import MediaUnavailable, upload_attachments
 from intake.mail.reading import InboundMail, UnreadableMail, parse_message, read_mail
+from intake.mail.replies import reply_text, tracking_code_in
 from intake.mail.structured import StructuredLines, read_structured
 from intake.mail.submission import refusal_cause, submission
 from intake.models import ChannelReport
@@ -150,7 +153,65 @@ class MailHandler:
         if not desk.limiter.allow(mail.sender):
             log.info("mail_deferred", reason="sender_hourly_limit")
             return "450 4.7.1 Too many messages from this sender in the last hour, please try again later"
+        code = tracking_code_in(mail.subject)
+        if code is not None:
+            answer = await self._add_to_report(code, mail, key, correlation_id)
+            if answer is not None:
+                return answer
         return await self._make_report(mail, message, key, correlation_id)
+
+    async def _add_to_report(self, code: str, mail: InboundMail, key: str, correlation_id: str) -> str | None:
+        """A reply naming a report of this sender: the information it waits for, never a second report.
+        None when the code is unknown or the report is someone else's: the message is then an ordinary new one
+        (nobody adds to another's report, and the answer does not tell whether the code exists)."""
+        desk = self.desk
+        lines = read_structured(mail.body, desk.tenant.ward_names)
+        text = reply_text(mail.body, lines, desk.tenant, len(mail.attachments))
+
+        async def record_key(conn: asyncpg.Connection, report_id: uuid.UUID) -> None:
+            sealed = desk.vault.cipher.encrypt(str(report_id), f"idempotency_keys.response:{key}")
+            digest = hashlib.sha256(f"information:{report_id}".encode()).digest()
+            if not await repository.claim_idempotency_key(conn, key, digest, report_id, sealed):
+                raise _AlreadyReceived
+
+        try:
+            report_id = await tracking.provide_information_by_reporter(
+                desk.pool, desk.vault, code, mail.sender, text, correlation_id, record_key
+            )
+        except tracking.ReportNotFound:
+            log.info("mail_reply_not_matched")
+            return None
+        except _AlreadyReceived:
+            log.info("mail_duplicate", reason="message_id_reused")
+            return "250 2.0.0 Already received"
+        except tracking.ActionNotAllowed as exc:
+            desk.limiter.forget_last(mail.sender)
+            if exc.code == "not_triaged_yet":  # routing is about to ask: the retry finds the request open
+                log.info("mail_deferred", reason="reply_before_triage")
+                return RETRY_LATER
+            log.info("mail_refused", reason="reply_not_awaited")
+            return (
+                "550 5.7.0 Not added: the report named in the subject is not waiting for more information;"
+                " follow it on the tracking page"
+            )
+        except ValidationError:
+            desk.limiter.forget_last(mail.sender)
+            log.info("mail_refused", reason="reply_without_text")
+            return (
+                "550 5.6.0 Not added to the report: the reply has no text of its own;"
+                " write the missing details above the quoted message"
+            )
+        except Exception:
+            desk.limiter.forget_last(mail.sender)
+            raise
+        log.info(
+            "mail_information_provided",
+            report_id=str(report_id),
+            charset=mail.charset,
+            key_lines=sum(x is not None for x in (lines.ward_name, lines.address_text, lines.category)),
+            attachments_not_attached=len(mail.attachments),
+        )
+        return "250 2.0.0 Information added to the report"
 
     async def _make_report(self, mail: InboundMail, message: EmailMessage, key: str, correlation_id: str) -> str:
         desk = self.desk
@@ -198,6 +259,10 @@ class MailHandler:
         # The display name was not a name after all: the report goes on without it.
         raw = submission(mail, lines, media, with_name=False)
         return check_submission(raw, tenant, utc_now(), ChannelReport, COMPLETABLE)
+
+
+class _AlreadyReceived(Exception):
+    """Another delivery of the same message recorded its key first (its transaction is rolled back)."""
 
 
 async def _already_received(pool: asyncpg.Pool, key: str) -> bool:
