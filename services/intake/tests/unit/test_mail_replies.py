@@ -10,6 +10,7 @@ from intake.mail.reading import parse_message, read_mail
 from intake.mail.replies import REPLY_MAX, TRACKING_CODE, reply_text, tracking_code_in
 from intake.mail.structured import StructuredLines, read_structured
 from intake.validation import TenantArea
+from notify.notices import Contact, Links, for_citizen
 
 TENANT = TenantArea.of(92, (9.0, 105.0, 10.5, 106.5), max_report_age=timedelta(days=30), clock_skew=timedelta(0))
 
@@ -75,3 +76,20 @@ def test_a_reply_without_key_lines_is_its_words_and_attachments_are_mentioned() 
     long = reply_text("x" * 6000, StructuredLines(ward_name="Phú Lợi"), TENANT, 1)
     assert len(long) <= REPLY_MAX
     assert long.endswith("có thể cần hỏi lại người phản ánh.")
+
+
+def test_notify_s_reception_notice_is_a_message_a_reply_to_finds_its_report() -> None:
+    """The contract with notify: the reception email's subject carries the code this module reads back from
+    "Re: <subject>", and only the notice of an incomplete report invites a reply (the others still say not to
+    answer)."""
+    contact = Contact("dan@example.vn", None, None, email_on=True, sms_on=False, push_on=False)
+    code = domain.new_tracking_code()
+    facts = {"tracking_code": code, "title": "Đèn đường hỏng", "missing": ["địa điểm xảy ra"], "emailed_secret": "s"}
+    [incomplete] = for_citizen("citizen.received", facts, contact, Links("http://127.0.0.1:8080"))
+    assert incomplete.subject is not None
+    assert tracking_code_in(f"Re: {incomplete.subject}") == code
+    assert "trả lời thư này" in incomplete.text
+    assert "vui lòng không trả lời" not in incomplete.text
+    assert "Bổ sung thông tin" in incomplete.text  # the tracking page stays the other way
+    [complete] = for_citizen("citizen.received", {**facts, "missing": []}, contact, Links("http://127.0.0.1:8080"))
+    assert "vui lòng không trả lời thư này" in complete.text
