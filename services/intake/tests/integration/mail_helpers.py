@@ -7,6 +7,7 @@ would be an unused import to the linter)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import smtplib
@@ -21,11 +22,13 @@ from email.utils import formataddr
 from typing import Any
 
 import asyncpg
+from aiohttp.test_utils import TestServer
 from minio import Minio
 from PIL import Image
 
 from intake.config import Settings
 from intake.mail.server import close_desk, open_desk, start_server
+from media.app import build_app as build_media_app
 from media.config import Settings as MediaSettings
 from paht_shared.sealing import generate_keypair
 from paht_shared.testing import pii
@@ -113,6 +116,15 @@ async def smtp_desk(settings: Settings) -> AsyncIterator[int]:
         await close_desk(desk)
 
 
+@asynccontextmanager
+async def running_stack(intake: Settings, media: MediaSettings, **overrides: Any) -> AsyncIterator[Stack]:
+    """The media API on a free port and intake's SMTP server using it (settings `overrides` for the test)."""
+    async with TestServer(build_media_app(media)) as media_api:
+        settings = mail_settings(intake, str(media_api.make_url("")).rstrip("/"), **overrides)
+        async with smtp_desk(settings) as port:
+            yield Stack(port, settings, media)
+
+
 def free_port() -> int:
     """A port nothing listens on (yet): connections to it are refused."""
     with socket.socket() as sock:
@@ -164,3 +176,21 @@ def utf8_mail(
     for n, data in enumerate(photos):
         msg.add_attachment(data, maintype="image", subtype="jpeg", filename=f"anh-{n}.jpg")
     return wire(msg)
+
+
+def legacy_mail(subject: bytes, body: bytes, charset: str, photos: tuple[bytes, ...] = ()) -> bytes:
+    """A message as old Vietnamese mailers write it: the subject in raw 8-bit bytes, the body 8-bit in
+    `charset` (whatever the bytes really are)."""
+    text_head = b"--b1\r\nContent-Type: text/plain; charset=" + charset.encode()
+    parts = [text_head + b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n"]
+    for n, data in enumerate(photos):
+        parts.append(
+            b'--b1\r\nContent-Type: image/jpeg\r\nContent-Disposition: attachment; filename="anh-%d.jpg"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" % n + base64.encodebytes(data).replace(b"\n", b"\r\n")
+        )
+    head = (
+        b"From: " + SENDER.encode() + b"\r\nTo: " + OURS.encode() + b"\r\nSubject: " + subject + b"\r\n"
+        b"Message-ID: <" + uuid.uuid4().hex.encode() + b"@legacy.example.vn>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    )
+    return head + b"".join(parts) + b"--b1--\r\n"

@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
 from intake_helpers import routing_says
 from mail_helpers import (
     SENDER,
@@ -18,17 +17,15 @@ from mail_helpers import (
     Stack,
     answer,
     deliver,
-    mail_settings,
     media_settings_for,
     photo,
     remove_media_objects,
-    smtp_desk,
+    running_stack,
     utf8_mail,
 )
 from structlog.testing import capture_logs
 
 from intake.config import Settings
-from media.app import build_app as build_media_app
 from media.config import Settings as MediaSettings
 from paht_shared.contracts import ReportStatus
 
@@ -52,10 +49,8 @@ async def media_settings(
 
 @pytest.fixture
 async def mail_stack(intake_settings: Settings, media_settings: MediaSettings) -> AsyncIterator[Stack]:
-    async with TestServer(build_media_app(media_settings)) as media:
-        settings = mail_settings(intake_settings, str(media.make_url("")).rstrip("/"))
-        async with smtp_desk(settings) as port:
-            yield Stack(port, settings, media_settings)
+    async with running_stack(intake_settings, media_settings) as stack:
+        yield stack
 
 
 async def report_without_a_place(stack: Stack, asked: bool = True) -> dict[str, Any]:
