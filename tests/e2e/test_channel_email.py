@@ -112,6 +112,7 @@ async def test_an_email_without_a_place_gets_one_reply_and_the_bounce_of_it_crea
     assert submitted.data["tracking_code"] in text
     assert "địa điểm xảy ra" in text
     assert reply["Auto-Submitted"] == "auto-generated"
+    assert PAHT_ADDRESS in str(reply["Reply-To"])  # the citizen's answer comes back to the listener
     secret = text.split("Mã bí mật để tra cứu và bổ sung thông tin: ")[1].split()[0]
     async with (
         aiohttp.ClientSession() as http,

@@ -291,6 +291,8 @@ class Notifier:
             message["From"] = self._settings.mail_from
             if to is not None:
                 message["To"] = to  # a citizen's To: is added by the sender at send time, never stored
+            elif self._settings.reply_to:
+                message["Reply-To"] = self._settings.reply_to  # a citizen's answer reaches intake's listener
             message["Subject"] = notice.subject or ""
             message["Message-ID"] = message_id
             message["X-PAHT-Report-Id"] = str(report_id)

@@ -16,6 +16,9 @@ class Settings(ServiceSettings):
     smtp_port: int = 2526
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "PAHT Cần Thơ <no-reply@paht.example>"
+    # Where a citizen's reply to our email goes: the province's PAHT address, which intake's SMTP listener
+    # receives (a reply naming a report awaiting information completes it). Empty: no Reply-To.
+    reply_to: str = "PAHT Cần Thơ <paht@soctrang.gov.vn>"
     portal_url: str = "http://127.0.0.1:8080"
     # The private half of the key intake seals citizens' contacts with (paht_shared.sealing); without it
     # notify tells agencies only.

@@ -170,6 +170,7 @@ async def test_received_then_answered_reach_the_citizen_once_on_each_chosen_chan
     await asyncio.sleep(0.2)
     emails = list(mailbox.Maildir(str(mail[1]), create=True))
     assert sorted(m["To"] for m in emails) == [pii.EMAIL, pii.EMAIL]
+    assert all("paht@soctrang.gov.vn" in m["Reply-To"] for m in emails)  # replies reach intake's listener
     bodies = [bytes(m.get_payload(decode=True)).decode() for m in emails]
     assert any(answer in b for b in bodies)
     assert all("PA-CTZN2345" in b and "ông Tư" not in b for b in bodies)
