@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-PKGS := -e shared -e services/intake -e services/routing -e services/notify -e services/media
+PKGS := -e shared -e services/intake -e services/routing -e services/notify -e services/media -e services/portal
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test stop status infra lint unit integration e2e bench bench-wrk bench-restart clean
+.PHONY: run test stop status infra lint browser unit integration e2e bench bench-wrk bench-restart clean
 
 $(INSTALLED): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ stop:
 status: $(INSTALLED)
 	$(PY) deploy/devstack.py status
 
+# The portal's browser tests drive Debian's Chromium through Playwright (a browser download cannot work here).
+browser:
+	command -v chromium || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -36,7 +40,7 @@ lint: $(INSTALLED)
 test: export PAHT_PG_FSYNC ?= off
 # pytest exits 5 when it collects nothing: that is a failure here, not a pass. The personal-data scan runs
 # after pytest, not inside it, so it sees what every test left (logs, every topic) whatever their order.
-test: infra lint
+test: infra lint browser
 	mkdir -p .infra/logs
 	set -o pipefail; $(VENV)/bin/pytest $(PYTEST_ARGS) 2>&1 | tee .infra/logs/pytest.log
 	$(PY) deploy/scan_personal_data.py .infra

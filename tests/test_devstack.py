@@ -69,16 +69,16 @@ def test_a_declared_service_gets_its_role_schema_and_containers(cfg: Config) -> 
 
 def test_workers_of_a_new_service_get_the_next_ports(cfg: Config) -> None:
     """Relay/consume processes of a service appended to the declaration take the ports after the others'."""
-    worker = Service("portal", 8080, ("api", "relay"))
+    worker = Service("export", 8090, ("api", "relay"))
     before = worker_ports(cfg)
     after = worker_ports(cfg, (*SERVICES, worker))
-    assert after == {**before, "portal-relay": max(before.values()) + 1}
-    assert service_env(cfg, worker)["PORTAL_WORKER_HTTP_PORT"] == "0"  # services-up sets the real one
+    assert after == {**before, "export-relay": max(before.values()) + 1}
+    assert service_env(cfg, worker)["EXPORT_WORKER_HTTP_PORT"] == "0"  # services-up sets the real one
 
 
 def test_ports_are_those_the_readme_documents(cfg: Config) -> None:
-    """HTTP 8081-8084 and workers 9201-9208 in the documented order: intake, routing, notify (relay, consume), media."""
-    assert http_ports(cfg) == {"intake": 8081, "media": 8082, "routing": 8083, "notify": 8084}
+    """HTTP 8080-8084 and workers 9201-9208 in the documented order: intake, routing, notify (relay, consume), media."""
+    assert http_ports(cfg) == {"intake": 8081, "media": 8082, "routing": 8083, "notify": 8084, "portal": 8080}
     assert list(worker_ports(cfg).items()) == [
         ("intake-relay", 9201),
         ("intake-consume", 9202),

@@ -107,6 +107,17 @@ def media_env(cfg: Config) -> dict[str, str]:
     }
 
 
+def portal_env(cfg: Config) -> dict[str, str]:
+    # The portal talks to the services' public APIs only; on a development machine it is served over plain
+    # http://127.0.0.1, where a Secure cookie would never come back.
+    return {
+        "PORTAL_INTAKE_URL": f"http://127.0.0.1:{find('intake').http_port(cfg)}",
+        "PORTAL_ROUTING_URL": f"http://127.0.0.1:{find('routing').http_port(cfg)}",
+        "PORTAL_MEDIA_URL": f"http://127.0.0.1:{find('media').http_port(cfg)}",
+        "PORTAL_COOKIE_SECURE": "false",
+    }
+
+
 def agency_topics(cfg: Config) -> list[str]:
     """One inbox per agency of routing's reference data (routing also creates the inbox of an agency added later)."""
     data = yaml.safe_load((resources.files("routing") / "data" / "agencies.yaml").read_text(encoding="utf-8"))
@@ -121,6 +132,7 @@ SERVICES: tuple[Service, ...] = (
     ),
     Service("notify", 8084, ("api", "relay", "consume", "sink", "gateway"), env=notify_env),
     Service("media", 8082, ("api", "relay", "worker"), env=media_env),
+    Service("portal", 8080, ("api",), env=portal_env),
 )
 
 

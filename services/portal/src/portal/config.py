@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from paht_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    service_name: str = "portal"
+    db_schema: str = "portal"
+    database_url: str = "postgresql://portal:paht-portal-dev@127.0.0.1:5432/paht"
+    http_port: int = 8080
+    # The services' public HTTP APIs: the portal is a channel frontend and reads or writes nothing else.
+    intake_url: str = "http://127.0.0.1:8081"
+    routing_url: str = "http://127.0.0.1:8083"
+    media_url: str = "http://127.0.0.1:8082"
+    backend_timeout_seconds: float = 15.0
+    # Session cookies: Secure (HTTPS only) everywhere but a development machine on http://127.0.0.1.
+    cookie_secure: bool = True
+    session_hours: int = 8  # a staff session ends after a working day; a citizen's form state sooner
+    max_upload_bytes: int = 200 * 1024 * 1024  # a phone video; media applies its own limits per kind
