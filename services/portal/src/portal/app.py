@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from paht_shared.runtime import DB_POOL, service_app
-from portal import pages
+from portal import citizen, consoles, pages
 from portal.app_keys import BACKENDS, SESSIONS, SETTINGS, TEMPLATES
 from portal.backends import Backends
 from portal.config import Settings
@@ -45,4 +45,6 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(backends)
     app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="static", append_version=True)
     pages.add_routes(app)
+    citizen.add_routes(app)
+    consoles.add_routes(app)
     return app
