@@ -21,3 +21,5 @@ class Settings(ServiceSettings):
     cookie_secure: bool = True
     session_hours: int = 8  # a staff session ends after a working day; a citizen's form state sooner
     max_upload_bytes: int = 200 * 1024 * 1024  # a phone video; media applies its own limits per kind
+    # The public map's frame (south,west,north,east): the tenant's box, as intake's INTAKE_AREA_BBOX.
+    area_bbox: str = "9.15,105.20,10.40,106.35"
