@@ -348,6 +348,9 @@ class PublicReport(BaseModel):
     submitted_at: datetime
     answer: Answer | None
     timeline: list[TimelineEntry] | None = None
+    # The map point the reporter gave, if any: where the problem is (Open311's public view shows it too).
+    lat: float | None = None
+    lon: float | None = None
 
 
 class PublicFilters(BaseModel):

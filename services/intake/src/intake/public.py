@@ -28,6 +28,8 @@ def _public(row: asyncpg.Record, province_code: int) -> PublicReport:
         agency=named(row["agency_code"], row["agency_name"]),
         submitted_at=row["submitted_at"],
         answer=answer_of(row),
+        lat=row["lat"],
+        lon=row["lon"],
     )
 
 

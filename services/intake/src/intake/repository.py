@@ -289,7 +289,7 @@ async def reporter_of(conn: asyncpg.Connection, report_id: uuid.UUID) -> asyncpg
 _PUBLIC_COLUMNS = (
     "tracking_code, title, content, category, ward_code, area_code, status, agency_code, agency_name, "
     "submitted_at, answer_text, answer_media_ids, answer_agency_code, answer_agency_name, answered_at, "
-    "answered_on_time"
+    "answered_on_time, lat, lon"
 )
 
 

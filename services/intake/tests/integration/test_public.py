@@ -111,6 +111,9 @@ async def test_public_answer_and_stats(client: Client, intake_settings: Settings
     await routing_says(intake_settings, late, 2, ReportStatus.ANSWERED, message="Đã xử lý.")
     shown = await (await client.get(f"/api/v1/public/reports/{public['tracking_code']}")).json()
     assert shown["answer"]["text"].startswith("Đã xử lý, gọi [đã ẩn]")
+    assert (shown["lat"], shown["lon"]) == (9.6025, 105.9739)  # the map point, for the public map
+    listed = await (await client.get("/api/v1/public/reports?per_page=100")).json()
+    assert {(i["lat"], i["lon"]) for i in listed["items"]} == {(9.6025, 105.9739)}
     stats = await (await client.get("/api/v1/public/stats")).json()
     assert stats["total"] == 3
     assert stats["answers"] == {"answered": 2, "answered_on_time": 1, "on_time_ratio": 0.5}
