@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal import submit_pages, tracking_pages
+from portal import public_pages, submit_pages, tracking_pages
 from portal.pick_lists import PICK_LISTS, PickListCache
 
 
@@ -25,3 +25,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/tra-cuu/mo-lai", tracking_pages.reopen)
     app.router.add_post("/tra-cuu/bo-sung", tracking_pages.provide_information)
     app.router.add_post("/tra-cuu/dong", tracking_pages.close)
+    app.router.add_get("/phan-anh", public_pages.list_reports)
+    app.router.add_get("/phan-anh/ban-do", public_pages.show_map)
+    app.router.add_get("/phan-anh/{code}", public_pages.show_report)
+    app.router.add_get("/thong-ke", public_pages.statistics)
