@@ -9,6 +9,7 @@ import asyncio
 import io
 import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,7 +84,7 @@ async def test_an_emergency_call_with_its_recording_reaches_the_agency(
         body["reporter"] = {"full_name": pii.FULL_NAME, "phone": pii.caller_phone(31)}
         body |= {"emergency": True, "media": [{"id": recording["id"], "upload_token": recording["upload_token"]}]}
         async with http.post(
-            f"{intake}/api/v1/operator/reports", json=body, headers=operator | {"Idempotency-Key": "e2e-call-31"}
+            f"{intake}/api/v1/operator/reports", json=body, headers=operator | {"Idempotency-Key": str(uuid.uuid4())}
         ) as resp:
             assert resp.status == 201, await resp.text()
             created = await resp.json()
