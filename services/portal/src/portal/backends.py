@@ -6,6 +6,8 @@ person in front of them. A service that cannot be reached is `Unavailable` (the 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,3 +84,14 @@ class Backends:
             log.warning("backend_error", service=service, status=answer.status)
             raise Unavailable(service)
         return answer
+
+    @asynccontextmanager
+    async def download(self, service: str, path: str) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A file at `path` on `service` (a signed link), for the caller to stream on; the status is theirs to read."""
+        assert self._http is not None  # noqa: S101 - started with the application
+        try:
+            async with self._http.get(self.urls[service] + path) as resp:
+                yield resp
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("backend_unavailable", service=service, error=type(exc).__name__)
+            raise Unavailable(service) from exc
