@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import datetime
 
-from intake.models import NotificationChoice, SubmitReport
+from intake.models import Attachment, NotificationChoice, SubmitReport
 from intake.validation import CheckedReport
 from paht_shared.contracts import MediaRef, ReportSubmittedV1
 from paht_shared.sealing import seal
@@ -48,14 +47,17 @@ def report_submitted(
         anonymous=cmd.anonymous,
         identity_shared=cmd.consent.use_personal_data and not cmd.anonymous,
         media_ids=tuple(cmd.media_ids),
-        media=tuple(
-            MediaRef(media_id=a.id, token_sha256=hashlib.sha256(a.upload_token.encode()).hexdigest()) for a in cmd.media
-        ),
+        media=media_refs(cmd.media),
         contact_sealed=contact_sealed,
         missing=checked.missing,
         emergency=checked.emergency,
         operator_id=checked.operator_id,
     )
+
+
+def media_refs(attachments: list[Attachment]) -> tuple[MediaRef, ...]:
+    """The attached files as events carry them: ids with their upload token's hash, never the token."""
+    return tuple(MediaRef.proof(a.id, a.upload_token) for a in attachments)
 
 
 def notification_channels(cmd: SubmitReport) -> NotificationChoice:

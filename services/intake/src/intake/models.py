@@ -263,7 +263,14 @@ class ProvideInformation(BaseModel):
     model_config = _STRICT
 
     text: Reply
+    # The files the citizen uploaded with this reply, with their upload tokens: media keeps them for the
+    # report. `media_ids` (ids alone, from before) are listed but never claimed, so media deletes them.
+    media: Annotated[list[Attachment], Field(max_length=10)] = Field(default_factory=list)
     media_ids: Annotated[list[uuid.UUID], Field(max_length=10)] = Field(default_factory=list)
+
+    @property
+    def attached(self) -> list[uuid.UUID]:
+        return list(dict.fromkeys([*self.media_ids, *(a.id for a in self.media)]))
 
 
 class Named(BaseModel):

@@ -13,7 +13,7 @@ import structlog
 
 from intake import repository
 from intake.domain import secret_matches
-from intake.events import PRODUCER
+from intake.events import PRODUCER, media_refs
 from intake.models import (
     Answer,
     GivenRating,
@@ -215,13 +215,18 @@ async def _add_information(
             raise ActionNotAllowed("no_information_request")
         assert cmd.text is not None  # noqa: S101 - required by the model
         text = mask_personal_data(cmd.text, await reporter_names(conn, vault, row["id"]))
-        await repository.reply_to_information_request(conn, open_requests[-1]["id"], text, cmd.media_ids, now)
+        await repository.reply_to_information_request(conn, open_requests[-1]["id"], text, cmd.attached, now)
         await repository.add_timeline(
             conn, row["id"], current["status"], current["status_sequence"], now,
             note="Người phản ánh đã bổ sung thông tin.", actor="citizen",
         )  # fmt: skip
         event = InformationProvidedV1(
-            report_id=row["id"], tracking_code=tracking_code, text=text, media_ids=tuple(cmd.media_ids), provided_at=now
+            report_id=row["id"],
+            tracking_code=tracking_code,
+            text=text,
+            media_ids=tuple(cmd.attached),
+            provided_at=now,
+            media=media_refs(cmd.media),
         )
         await _publish(conn, event, row["id"], correlation_id)
         if also is not None:

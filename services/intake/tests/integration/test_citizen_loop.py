@@ -158,6 +158,24 @@ async def test_request_for_information_and_the_citizens_reply(client: Client, in
     assert (await again.json())["errors"][0]["code"] == "no_information_request"
 
 
+async def test_the_files_of_a_reply_travel_with_their_upload_proofs(client: Client, intake_settings: Settings) -> None:
+    """Files attached with their upload tokens: the event carries each id with the token's SHA-256 (media
+    claims them for the report), never the token itself."""
+    created = await submitted(client)
+    await routing_says(intake_settings, created, 1, ReportStatus.NEEDS_INFO, message="Xin gửi thêm ảnh?")
+    photo = {"id": str(uuid.uuid4()), "upload_token": "tok-" + uuid.uuid4().hex}
+
+    resp = await act(client, created, "information", {"text": "Ảnh chụp thêm ở đây.", "media": [photo]})
+
+    assert resp.status == 200, await resp.text()
+    [event] = await outbox_events(intake_settings, topics.REPORT_CITIZEN_ACTIONS)
+    assert event.data["media_ids"] == [photo["id"]]
+    assert event.data["media"] == [
+        {"media_id": photo["id"], "token_sha256": hashlib.sha256(photo["upload_token"].encode()).hexdigest()}
+    ]
+    assert photo["upload_token"] not in event.to_bytes().decode()
+
+
 async def test_wrong_secrets_lock_the_code_for_a_while(client: Client, intake_settings: Settings) -> None:
     """Each wrong secret is a 404 like an unknown code; after the limit the code answers 429 with Retry-After,
     even to the right secret; another code is unaffected."""

@@ -94,6 +94,19 @@ async def claim(
     return bool(claimed)
 
 
+async def remember_publicity(conn: asyncpg.Connection, report_id: uuid.UUID, public: bool) -> None:
+    await conn.execute(
+        "INSERT INTO report_publicity (report_id, public) VALUES ($1, $2) ON CONFLICT (report_id) DO NOTHING",
+        report_id,
+        public,
+    )
+
+
+async def report_is_public(conn: asyncpg.Connection, report_id: uuid.UUID) -> bool:
+    """Unknown (its report.submitted not seen yet): not public, the safe side."""
+    return bool(await conn.fetchval("SELECT public FROM report_publicity WHERE report_id = $1", report_id))
+
+
 async def claimed_by(conn: asyncpg.Connection, media_id: uuid.UUID) -> tuple[uuid.UUID | None, str] | None:
     """(report_id, status) of a file, None if unknown."""
     row = await conn.fetchrow("SELECT report_id, status FROM media_objects WHERE id = $1", media_id)

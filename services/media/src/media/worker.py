@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -21,6 +23,8 @@ from media.storage import ObjectMissing, ObjectStore, ObjectTooLarge, StorageUna
 from paht_shared import outbox
 from paht_shared.consumer import Subscription
 from paht_shared.contracts import (
+    InformationProvidedV1,
+    MediaRef,
     MediaRejectedV1,
     MediaStoredV1,
     MediaUploadedV1,
@@ -40,6 +44,7 @@ PRODUCER = "media"
 SANITISE = "media.sanitise"
 CLAIMS = "media.claims"
 REPORTS = "media.reports"
+REPLIES = "media.replies"  # the files of citizens' information replies
 
 Sanitiser = Callable[[Path, Path, Policy], Sanitised]
 
@@ -132,21 +137,48 @@ async def claim_files(event: Event[ReportSubmittedV1], conn: asyncpg.Connection)
     report has it yet; any other id is refused (not_owner), so nobody can attach, and thereby publish, a file
     someone else uploaded."""
     report = event.data
-    proofs = {ref.media_id: ref.token_sha256 for ref in report.media}
-    for media_id in dict.fromkeys([*report.media_ids, *proofs]):
+    await repository.remember_publicity(conn, report.report_id, report.public)
+    await _claim(event, conn, report.report_id, report.media_ids, report.media, report.public)
+
+
+async def _claim(
+    event: Event[Any],
+    conn: asyncpg.Connection,
+    report_id: uuid.UUID,
+    media_ids: tuple[uuid.UUID, ...],
+    refs: tuple[MediaRef, ...],
+    public: bool,
+) -> None:
+    proofs = {ref.media_id: ref.token_sha256 for ref in refs}
+    for media_id in dict.fromkeys([*media_ids, *proofs]):
         proof = proofs.get(media_id)
-        if proof is not None and await repository.claim(conn, media_id, report.report_id, proof, report.public):
-            log.info("media_claimed", media_id=str(media_id), report_id=str(report.report_id))
+        if proof is not None and await repository.claim(conn, media_id, report_id, proof, public):
+            log.info("media_claimed", media_id=str(media_id), report_id=str(report_id))
             continue
         rejected = MediaRejectedV1(media_id=media_id, reason="not_owner", rejected_at=utc_now())
-        await outbox.add(conn, topics.MEDIA_REJECTED, event.caused(rejected, PRODUCER), key=str(report.report_id))
-        log.warning("media_claim_refused", media_id=str(media_id), report_id=str(report.report_id))
+        await outbox.add(conn, topics.MEDIA_REJECTED, event.caused(rejected, PRODUCER), key=str(report_id))
+        log.warning("media_claim_refused", media_id=str(media_id), report_id=str(report_id))
 
 
 async def follow_agency(event: Event[ReportStatusChangedV1], conn: asyncpg.Connection) -> None:
-    """The report's current agency, whose officers may see its files."""
+    """The report's current agency, whose officers may see its files; and the files of the agency's answer,
+    claimed for the report (public with a public report). Ids sent without their upload proof (from before
+    proofs, or an agency system's connector) are only listed, never claimed: nothing to refuse."""
     change = event.data
     await repository.set_report_agency(conn, change.report_id, change.agency_code, change.sequence)
+    if change.media:
+        public = await repository.report_is_public(conn, change.report_id)
+        proven = tuple(ref.media_id for ref in change.media)
+        await _claim(event, conn, change.report_id, proven, change.media, public)
+
+
+async def claim_reply_files(event: Event[InformationProvidedV1], conn: asyncpg.Connection) -> None:
+    """The files a citizen attached to their information reply: theirs to give (the upload proof), kept with
+    the report for the agency, never public."""
+    reply = event.data
+    if reply.media:
+        proven = tuple(ref.media_id for ref in reply.media)
+        await _claim(event, conn, reply.report_id, proven, reply.media, public=False)
 
 
 def subscriptions(settings: Settings, store: ObjectStore, sanitiser: Sanitiser = sanitise) -> list[Subscription]:
@@ -155,6 +187,7 @@ def subscriptions(settings: Settings, store: ObjectStore, sanitiser: Sanitiser =
         Subscription(SANITISE, (topics.MEDIA_UPLOADED,), dispatch({MediaUploadedV1: pipeline.uploaded}), is_transient),
         Subscription(CLAIMS, (topics.REPORT_SUBMITTED,), dispatch({ReportSubmittedV1: claim_files})),
         Subscription(REPORTS, (topics.REPORT_STATUS_CHANGED,), dispatch({ReportStatusChangedV1: follow_agency})),
+        Subscription(REPLIES, (topics.REPORT_CITIZEN_ACTIONS,), dispatch({InformationProvidedV1: claim_reply_files})),
     ]
 
 

@@ -25,10 +25,17 @@ from media.config import Settings
 from media.domain import sign_link
 from media.retention import MediaRetention
 from media.storage import ObjectStore, StorageUnavailable
-from media.worker import CLAIMS, REPORTS, SANITISE, subscriptions
+from media.worker import CLAIMS, REPLIES, REPORTS, SANITISE, subscriptions
 from paht_shared.auth import Role, generate_signing_key, mint_token, public_jwks
 from paht_shared.consumer import Subscription, handle_once
-from paht_shared.contracts import MediaRef, ReportStatusChangedV1, ReportSubmittedV1, topics
+from paht_shared.contracts import (
+    InformationProvidedV1,
+    MediaRef,
+    ReportStatus,
+    ReportStatusChangedV1,
+    ReportSubmittedV1,
+    topics,
+)
 from paht_shared.envelope import Envelope
 
 Client = TestClient[Any, Any]
@@ -281,6 +288,60 @@ async def test_a_report_claims_a_file_only_with_its_upload_token(
     refused = [(e.data["media_id"], e.data["reason"]) for e in await outbox(pool, topics.MEDIA_REJECTED)]
     assert refused == [(theirs["id"], "not_owner"), (mine["id"], "not_owner"), (bare["id"], "not_owner")]
     assert (await show(client, theirs["id"]))[0] == 404  # a refused claim never published it
+
+
+async def owner_and_public(pool: asyncpg.Pool, created: dict[str, Any]) -> tuple[uuid.UUID | None, bool]:
+    row = await pool.fetchrow("SELECT report_id, public FROM media_objects WHERE id = $1", uuid.UUID(created["id"]))
+    assert row is not None
+    return row["report_id"], row["public"]
+
+
+async def test_the_agencys_answer_files_are_claimed_public_with_a_public_report(
+    client: Client, pool: asyncpg.Pool, settings: Settings, store: ObjectStore
+) -> None:
+    """Files the officer uploaded and attached to the answer with their proofs belong to the report from then
+    on (public, as the report is); a file shown without its proof is refused (not_owner), never claimed."""
+    public_report = await submit(pool, settings, store, [], public=True)
+    private_report = await submit(pool, settings, store, [], public=False)
+    shown, private_file, unproven = await upload(client), await upload(client), await upload(client)
+
+    async def answered(report_id: uuid.UUID, refs: list[MediaRef], sequence: int) -> None:
+        change = ReportStatusChangedV1(
+            report_id=report_id, sequence=sequence, status=ReportStatus.ANSWERED, changed_at=datetime.now(UTC),
+            tracking_code="PA-ANSWERED", category="moi-truong", title="Rác", agency_code="SNNMT",
+            media_ids=tuple(r.media_id for r in refs), media=tuple(refs),
+        )  # fmt: skip
+        handler = subscription(settings, store, REPORTS).handle
+        envelope = Envelope.of(change, "routing", "c")
+        assert await handle_once(pool, REPORTS, envelope, topics.REPORT_STATUS_CHANGED, handler)
+
+    await answered(public_report, [proof(shown), proof(unproven, token="guessed")], 5)  # noqa: S106 - wrong on purpose
+    await answered(private_report, [proof(private_file)], 5)
+
+    assert await owner_and_public(pool, shown) == (public_report, True)
+    assert await owner_and_public(pool, private_file) == (private_report, False)
+    assert await owner_and_public(pool, unproven) == (None, False)
+    refused = [(e.data["media_id"], e.data["reason"]) for e in await outbox(pool, topics.MEDIA_REJECTED)]
+    assert refused == [(unproven["id"], "not_owner")]
+
+
+async def test_a_citizens_reply_files_are_claimed_for_the_agency_never_public(
+    client: Client, pool: asyncpg.Pool, settings: Settings, store: ObjectStore
+) -> None:
+    """The files of an information reply are kept with the report (retention no longer deletes them) and are
+    not public even on a public report: what a citizen adds when asked is for the agency."""
+    report_id = await submit(pool, settings, store, [], public=True)
+    photo = await upload(client)
+    reply = InformationProvidedV1(
+        report_id=report_id, tracking_code="PA-REPLY", text="Ảnh chụp thêm.", provided_at=datetime.now(UTC),
+        media_ids=(uuid.UUID(photo["id"]),), media=(proof(photo),),
+    )  # fmt: skip
+    handler = subscription(settings, store, REPLIES).handle
+
+    assert await handle_once(pool, REPLIES, Envelope.of(reply, "intake", "c"), topics.REPORT_CITIZEN_ACTIONS, handler)
+
+    assert await owner_and_public(pool, photo) == (report_id, False)
+    assert (await show(client, photo["id"]))[0] == 404  # nobody but staff and the uploader
 
 
 async def test_retention_deletes_unclaimed_uploads_and_old_originals(

@@ -97,7 +97,7 @@ def test_bars_are_proportional_and_never_wider_than_the_chart() -> None:
 
 def test_the_map_places_points_in_the_box_north_up_and_counts_the_rest() -> None:
     box = Box.parse("9.15,105.20,10.40,106.35")
-    reports = [
+    reports: list[dict[str, object]] = [
         {"tracking_code": "NW", "title": "a", "status": "assigned", "lat": 10.40, "lon": 105.20},
         {"tracking_code": "SE", "title": "b", "status": "answered", "lat": 9.15, "lon": 106.35},
         {"tracking_code": "NOPT", "title": "c", "status": "assigned", "lat": None, "lon": None},

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from paht_shared.contracts import (
     AgencyAssignmentV1,
+    MediaRef,
     ReportDeadlineV1,
     ReportRoutedV1,
     ReportStatus,
@@ -37,6 +38,7 @@ def status_changed(
     message: str | None = None,
     media_ids: Sequence[UUID] = (),
     reason_code: str | None = None,
+    media: Sequence[MediaRef] = (),
 ) -> ReportStatusChangedV1:
     return ReportStatusChangedV1(
         **_assigned(a, agency),
@@ -50,6 +52,7 @@ def status_changed(
         media_ids=tuple(media_ids),
         reason_code=reason_code,
         emergency=a.emergency,
+        media=tuple(media),
     )
 
 

@@ -17,7 +17,7 @@ import asyncpg
 import structlog
 
 from paht_shared import outbox
-from paht_shared.contracts import MISSING_FIELDS, ReportStatus, ReportSubmittedV1, missing_question, topics
+from paht_shared.contracts import MISSING_FIELDS, MediaRef, ReportStatus, ReportSubmittedV1, missing_question, topics
 from paht_shared.envelope import Envelope, utc_now
 from paht_shared.text import mask_personal_data
 from routing import directory, events, repository
@@ -112,6 +112,7 @@ class Workflow:
         media_ids: Sequence[uuid.UUID] = (),
         reason_code: str | None = None,
         routed: bool = False,
+        media: Sequence[MediaRef] = (),
     ) -> Assignment:
         """One status change: the row, its history line and its event (plus the new lead's queue item and
         report.routed when the report moved to another agency)."""
@@ -131,7 +132,7 @@ class Workflow:
         # Events never carry personal data: whatever an officer typed is masked before it leaves (intake masks
         # again with the reporter's name, which routing never knows).
         change = events.status_changed(
-            updated, agency, sequence, status, at, _masked(note), _masked(message), media_ids, reason_code
+            updated, agency, sequence, status, at, _masked(note), _masked(message), media_ids, reason_code, media
         )
         await outbox.add(conn, topics.REPORT_STATUS_CHANGED, wrap(change), key)
         if routed:
@@ -299,15 +300,18 @@ class Workflow:
         text: str,
         media_ids: list[uuid.UUID],
         cause: Cause,
+        proofs: Sequence[MediaRef] = (),
     ) -> Assignment:
-        """The lead agency's answer; every open report merged into this one receives the same answer."""
+        """The lead agency's answer; every open report merged into this one receives the same answer.
+        `proofs`: the attachments' upload proofs, for media to claim them for this report (a file belongs to
+        one report: the merged ones list the same ids)."""
         async with pool.acquire() as conn, conn.transaction():
             a = await self._lead(conn, report_id, actor, Action.ANSWER)
             now = utc_now()
             changes = {"answer_text": text, "answer_media_ids": media_ids, "answered_at": now, "paused_at": None}
             answered = await self._change(
                 conn, a, actor, Action.ANSWER, ReportStatus.ANSWERED, cause, now,
-                changes=changes, message=text, media_ids=media_ids,
+                changes=changes, message=text, media_ids=media_ids, media=proofs,
             )  # fmt: skip
             for merged_id in await repository.merged_into(conn, a.report_id):
                 merged = await repository.get_assignment(conn, merged_id, for_update=True)

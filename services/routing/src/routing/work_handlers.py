@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from paht_shared.auth import Identity, Role, require_staff
-from paht_shared.contracts import ReportStatus
+from paht_shared.contracts import MediaRef, ReportStatus
 from paht_shared.runtime import DB_POOL
 from paht_shared.web import CORRELATION_ID, Refused, json_error
 from routing import repository
@@ -50,9 +50,20 @@ class TextBody(BaseModel):
     text: Text
 
 
+class Upload(BaseModel):
+    """A file the officer uploaded to media, with the upload token media gave them (the proof of upload)."""
+
+    model_config = _STRICT
+    id: uuid.UUID
+    upload_token: Annotated[str, StringConstraints(min_length=16, max_length=200)]
+
+
 class AnswerBody(BaseModel):
     model_config = _STRICT
     text: Annotated[str, StringConstraints(min_length=20, max_length=10000)]
+    # Attachments with their upload tokens: media keeps them for the report. `media_ids` (ids alone) are
+    # listed with the answer but never claimed, so media's retention deletes them.
+    media: list[Upload] = Field(default_factory=list, max_length=10)
     media_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
 
 
@@ -297,7 +308,9 @@ async def contribute(request: web.Request) -> web.Response:
 async def answer(request: web.Request) -> web.Response:
     actor = await _staff_on_report(request)
     body = await _body(request, AnswerBody)
-    return await _act(request, request.app[WORKFLOW].answer, actor, body.text, body.media_ids, _cause(request))
+    proofs = [MediaRef.proof(u.id, u.upload_token) for u in body.media]
+    media_ids = list(dict.fromkeys([*body.media_ids, *(u.id for u in body.media)]))
+    return await _act(request, request.app[WORKFLOW].answer, actor, body.text, media_ids, _cause(request), proofs)
 
 
 @guarded

@@ -4,6 +4,7 @@ merges, rejections, the deadline watch, expired agencies, and the citizen's acti
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -451,3 +452,29 @@ async def test_an_emergency_call_gets_the_emergency_deadline(pool: asyncpg.Pool,
     assert row["due_at"] - row["assigned_at"] <= timedelta(hours=settings.emergency_hours, seconds=5)
     [change] = await status_events(pool, report_id)
     assert change["emergency"] is True  # notify tells the agency at once, never in a digest
+
+
+async def test_the_answers_files_travel_with_their_upload_proofs(
+    client: Client, pool: asyncpg.Pool, settings: Settings, staff: Staff
+) -> None:
+    """The officer attaches files with their upload tokens: the answered change lists them and carries each
+    id with the token's SHA-256 for media to claim, never the token; the agency's view lists them."""
+    report_id = await submit(pool, settings)
+    officer = staff.officer(await lead_of(pool, report_id))
+    assert (await client.post(work(report_id, "accept"), headers=officer)).status == 200
+    photo = {"id": str(uuid.uuid4()), "upload_token": "tok-" + uuid.uuid4().hex}
+
+    resp = await client.post(
+        work(report_id, "answer"),
+        json={"text": "Đã thay bóng đèn mới, ảnh nghiệm thu đính kèm.", "media": [photo]},
+        headers=officer,
+    )
+
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["answer_media_ids"] == [photo["id"]]
+    answered = (await status_events(pool, report_id))[-1]
+    assert answered["media_ids"] == [photo["id"]]
+    digest = hashlib.sha256(photo["upload_token"].encode()).hexdigest()
+    assert answered["media"] == [{"media_id": photo["id"], "token_sha256": digest}]
+    raw = await pool.fetchval("SELECT string_agg(convert_from(payload, 'UTF8'), '') FROM outbox")
+    assert photo["upload_token"] not in raw

@@ -6,6 +6,7 @@ title never reaches Kafka.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Literal
@@ -22,6 +23,11 @@ class MediaRef(EventData):
 
     media_id: uuid.UUID
     token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @classmethod
+    def proof(cls, media_id: uuid.UUID, upload_token: str) -> MediaRef:
+        """The reference an event carries for a file its uploader attached with `upload_token`."""
+        return cls(media_id=media_id, token_sha256=hashlib.sha256(upload_token.encode()).hexdigest())
 
 
 class ReportSubmittedV1(EventData):
@@ -141,6 +147,9 @@ class ReportStatusChangedV1(EventData):
     media_ids: tuple[uuid.UUID, ...] = ()
     reason_code: str | None = None
     emergency: bool = False  # a hotline emergency: told at once, never held for an agency's digest
+    # The files of the agency's answer with their upload token's hash: media claims them for the report
+    # (public with a public report). media_ids lists the same ids.
+    media: tuple[MediaRef, ...] = ()
 
 
 class ReportRatedV1(EventData):
@@ -181,6 +190,9 @@ class InformationProvidedV1(EventData):
     text: str  # masked
     media_ids: tuple[uuid.UUID, ...] = ()
     provided_at: datetime
+    # The files the citizen attached with their upload token's hash: media claims them for the report (never
+    # public); media_ids lists the same ids.
+    media: tuple[MediaRef, ...] = ()
 
 
 class ReportDeadlineV1(EventData):
