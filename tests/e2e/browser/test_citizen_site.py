@@ -29,7 +29,10 @@ def photo(tmp_path: Path) -> Path:
 
 def console_errors(page: Page) -> list[str]:
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(f"{message.text} {message.location}") if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: errors.append(f"{message.text} {message.location['url']}") if message.type == "error" else None,
+    )
     page.on(
         "response",
         lambda response: errors.append(f"{response.status} {response.url}") if response.status >= 400 else None,
