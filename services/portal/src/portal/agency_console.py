@@ -78,7 +78,7 @@ FIELD_RULES = {
     "answer": "Nội dung trả lời cần từ 20 đến 10.000 ký tự.",
     "reason_code": "Vui lòng chọn lý do từ chối.",
     "note": "Ghi chú tối đa 1.000 ký tự.",
-    "media_ids": "Tối đa 10 tệp đính kèm.",
+    "media": "Tối đa 10 tệp đính kèm.",
 }
 
 
@@ -310,7 +310,8 @@ async def act(request: web.Request) -> web.Response:
         uploaded = await _upload_answer_files(request, form)
         if isinstance(uploaded, str):
             return await _report_page(request, staff, report_id, status=422, refused={action: uploaded}, values=values)
-        body["media_ids"] = uploaded
+        # with their upload tokens: media keeps proven files for the report (ids alone would be deleted unclaimed)
+        body["media"] = uploaded
     answer = await staff_call(
         request, staff, "routing", "POST", f"/api/v1/work/reports/{report_id}/{path}", json=body, back=back
     )
@@ -357,18 +358,18 @@ ACTIONS: dict[str, Callable[[dict[str, str]], tuple[str, dict[str, Any], str]]] 
 }
 
 
-async def _upload_answer_files(request: web.Request, form: MultiDictProxy[Any]) -> list[str] | str:
-    """The answer's attachments, uploaded to media; their ids go with the answer. A refusal's message otherwise."""
+async def _upload_answer_files(request: web.Request, form: MultiDictProxy[Any]) -> list[dict[str, str]] | str:
+    """The answer's attachments, uploaded to media: [{id, upload_token}] for routing. A refusal's message otherwise."""
     files = [f for f in form.getall("files", []) if isinstance(f, web.FileField) and f.filename]
     if len(files) > MAX_ANSWER_FILES:
-        return FIELD_RULES["media_ids"]
-    ids: list[str] = []
+        return FIELD_RULES["media"]
+    proofs: list[dict[str, str]] = []
     for file in files:
         uploaded = await upload(request, file)
         if isinstance(uploaded, str):
             return uploaded
-        ids.append(str(uploaded["id"]))
-    return ids
+        proofs.append({"id": str(uploaded["id"]), "upload_token": str(uploaded["upload_token"])})
+    return proofs
 
 
 UPLOAD_REFUSALS = {

@@ -329,6 +329,21 @@ async def test_an_officer_sees_their_agencys_report_acts_on_it_and_never_another
     assert "Nội dung trả lời cần từ 20 đến 10.000 ký tự." in text
     assert ">Đã xử lý.</textarea>" in text
 
+    answer = aiohttp.FormData()
+    answer.add_field("csrf_token", token)
+    answer.add_field("answer", "Đã cử đội cây xanh cắt dọn cây đổ, đường thông suốt từ 9 giờ sáng.")
+    answer.add_field("files", wav_recording(), filename="bien-ban.wav", content_type="audio/wav")
+    answered = await portal.post(detail + "/tra-loi", data=answer, allow_redirects=False)
+    assert answered.status == 303, await answered.text()
+    shown = await (await portal.get(detail)).text()
+    assert "Đã gửi câu trả lời cho người phản ánh." in shown
+    assert "Đã cử đội cây xanh cắt dọn cây đổ" in shown
+    coordinator = {"Authorization": f"Bearer {mint(Role.COORDINATOR)}"}
+    async with aiohttp.ClientSession(headers=coordinator) as http:
+        url = f"{portal_settings.routing_url}/api/v1/work/reports/{report['report_id']}"
+        async with http.get(url) as resp:
+            assert len((await resp.json())["answer_media_ids"]) == 1
+
 
 async def test_a_coordinator_sees_triage_overdue_and_load(
     portal: Client, account: Callable[..., Awaitable[str]]
