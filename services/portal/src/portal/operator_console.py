@@ -22,6 +22,7 @@ from portal.staff_login import error_message, require_staff_session, staff_call,
 
 OPERATOR_ROLES = ("operator", "coordinator")
 RECORDING = "recording"  # session key: the recording uploaded for the form of one Idempotency-Key
+DRAFT = "call_draft"  # session key: a call form sent after the token expired, shown again after the login
 
 TEXT_FIELDS = (
     "caller_name",
@@ -87,6 +88,11 @@ async def _form_page(
 @staff_page
 async def call_form(request: web.Request) -> web.Response:
     await require_staff_session(request, *OPERATOR_ROLES)
+    draft = (await get_session(request)).pop(DRAFT, None)
+    if isinstance(draft, dict):  # typed before a new login: the same call, the same key
+        kept = (await get_session(request)).get(RECORDING)
+        recording = kept if isinstance(kept, dict) and kept.get("key") == draft.get("idempotency_key") else None
+        return await _form_page(request, {str(k): str(v) for k, v in draft.items()}, recording=recording)
     # new call, new key; consent to share the caller's identity with the agency is asked, not assumed
     return await _form_page(request, {"idempotency_key": str(uuid.uuid4())})
 
@@ -124,9 +130,18 @@ def call_body(values: dict[str, str], recording: dict[str, Any] | None) -> dict[
 
 @staff_page
 async def submit_call(request: web.Request) -> web.Response:
-    staff = await require_staff_session(request, *OPERATOR_ROLES, back="/tong-dai")
     form = await request.post()
     values = _values(form)
+    try:
+        return await _submit_call(request, form, values)
+    except web.HTTPSeeOther:
+        # the token expired during the call: what was typed waits in the session for the login to carry over
+        (await get_session(request))[DRAFT] = values
+        raise
+
+
+async def _submit_call(request: web.Request, form: MultiDictProxy[Any], values: dict[str, str]) -> web.Response:
+    staff = await require_staff_session(request, *OPERATOR_ROLES, back="/tong-dai")
     session = await get_session(request)
     kept = session.get(RECORDING)
     recording = kept if isinstance(kept, dict) and kept.get("key") == values["idempotency_key"] else None

@@ -24,6 +24,9 @@ from portal.rendering import render
 STAFF = "staff"  # the session key (rendering.py shows its subject, role and agency in the header)
 FLASH = "flash"
 LOGIN_PATH = "/dang-nhap"
+# What a new login keeps from the session before it: a hotline call typed when the token expired, and its
+# uploaded recording (nothing that grants anything)
+CARRIED = ("call_draft", "recording")
 
 LOGIN_ERRORS = {
     "invalid_credentials": "Tên đăng nhập hoặc mật khẩu không đúng.",
@@ -208,15 +211,18 @@ async def login(request: web.Request) -> web.Response:
         "routing", "POST", "/api/v1/auth/login", json={"username": username, "password": password}
     )
     if answer.status == 429:
-        minutes = max(1, -(-int(answer.headers.get("Retry-After", "60") or 60) // 60))
+        wait = answer.headers.get("Retry-After", "")
+        minutes = max(1, -(-int(wait) // 60)) if wait.isdigit() else 15
         message = LOGIN_ERRORS["account_locked"].format(minutes=minutes)
         return await _refused(request, username, target, message, 429)
     if not answer.ok or not isinstance(answer.body, dict) or "access_token" not in answer.body:
         message = error_message(answer, LOGIN_ERRORS, LOGIN_ERRORS["invalid_credentials"])
         return await _refused(request, username, target, message, 401 if answer.status == 401 else 422)
     old = await get_session(request)
+    carried = {key: old[key] for key in CARRIED if key in old}
     await request.app[SESSIONS].forget(old)
     session: Session = await new_session(request)
+    session.update(carried)
     body = answer.body
     session[STAFF] = {
         "token": body["access_token"],

@@ -394,6 +394,35 @@ async def test_a_refused_call_form_keeps_every_value_and_names_each_problem(
     assert '<option value="31135" selected' in page
 
 
+async def test_a_call_typed_while_the_token_expired_is_there_after_the_login(
+    portal: Client, account: Callable[..., Awaitable[str]]
+) -> None:
+    """The token lives 15 minutes, a call may last longer: the form comes back after the login, same key."""
+    username = await account("portal.test.tongdai", "operator")
+    await log_in(portal, username)
+    token = await csrf(portal, "/tong-dai")
+    [row] = await staff_rows(portal)
+    row["data"]["session"]["staff"]["expires"] = time.time() - 1
+    await portal.app[DB_POOL].execute(
+        "UPDATE sessions SET data = $1 WHERE id_hash = $2", json.dumps(row["data"]), row["id_hash"]
+    )
+    key = str(uuid.uuid4())
+    form = {"csrf_token": token, "idempotency_key": key, "title": "Đèn tín hiệu giao thông bị hỏng", "emergency": "1"}
+
+    sent = await portal.post("/tong-dai", data=form, allow_redirects=False)
+
+    assert sent.status == 303
+    assert sent.headers["Location"] == "/dang-nhap?next=/tong-dai"
+    back = await log_in(portal, username, next_path="/tong-dai")
+    assert back.headers["Location"] == "/tong-dai"
+    page = await (await portal.get("/tong-dai")).text()
+    assert 'value="Đèn tín hiệu giao thông bị hỏng"' in page
+    assert f'value="{key}"' in page
+    assert re.search(r'id="emergency"[^>]*checked', page)
+    again = await (await portal.get("/tong-dai")).text()
+    assert "Đèn tín hiệu giao thông bị hỏng" not in again  # shown once: the next call starts empty
+
+
 async def test_a_call_with_its_recording_gets_a_receipt_and_the_caller_is_found(
     portal: Client, account: Callable[..., Awaitable[str]]
 ) -> None:
