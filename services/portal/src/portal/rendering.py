@@ -11,7 +11,7 @@ from aiohttp_session import get_session
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from portal.app_keys import TEMPLATES
-from portal.security import csrf_token
+from portal.csrf import csrf_token
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 

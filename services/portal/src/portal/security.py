@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp_session import get_session
 
-CSRF_FIELD = "csrf_token"
+from portal.csrf import CSRF_FIELD
+from portal.rendering import render
+
 CSRF_HEADER = "X-CSRF-Token"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
@@ -25,16 +26,6 @@ CSP = (
 STATIC_PREFIX = "/static/"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-async def csrf_token(request: web.Request) -> str:
-    """The session's CSRF token (made on first use)."""
-    session = await get_session(request)
-    token = session.get(CSRF_FIELD)
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        session[CSRF_FIELD] = token
-    return token
 
 
 @web.middleware
@@ -69,8 +60,6 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
             # Reading the form here caches it on the request: the handler reads the same parsed form.
             given = str((await request.post()).get(CSRF_FIELD, ""))
         if not isinstance(expected, str) or not given or not hmac.compare_digest(expected, given):
-            raise web.HTTPForbidden(
-                text="Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ. Vui lòng tải lại trang và thử lại.",
-                content_type="text/plain",
-            )
+            # A page, not a raised error: the services' shared middleware would make that a JSON body.
+            return await render(request, "csrf_refused.html", status=403)
     return await handler(request)

@@ -2,8 +2,10 @@
 
 The token routing issues lives in the server-side session only: the browser holds the session cookie and
 nothing else. A login always starts a new session (the old one is deleted), so an id planted before the
-login is worth nothing after it. The token is short-lived (routing's `TOKEN_TTL_SECONDS`); once it expires,
-or a service answers 401, the session ends and the staff member logs in again.
+login is worth nothing after it. The token is short-lived (routing's `TOKEN_TTL_SECONDS`): in its last minutes
+it is renewed through routing's refresh (which refuses a disabled or changed account), up to
+`PORTAL_SESSION_HOURS` after the login. A refused renewal, or a service answering 401, ends the session and the
+staff member logs in again.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
-from portal.app_keys import BACKENDS, SESSIONS
+from portal.app_keys import BACKENDS, SESSIONS, SETTINGS
 from portal.backends import Answer
 from portal.rendering import render
 
 STAFF = "staff"  # the session key (rendering.py shows its subject, role and agency in the header)
+RENEW_BEFORE_SECONDS = 300  # a token with less left than this is renewed before the page uses it
 FLASH = "flash"
 LOGIN_PATH = "/dang-nhap"
 # What a new login keeps from the session before it: a hotline call typed when the token expired, and its
@@ -50,6 +53,7 @@ class Staff:
     role: str
     agency: str | None
     expires: float  # unix time when the token stops being accepted
+    since: float  # unix time of the login: renewals stop PORTAL_SESSION_HOURS after it
 
     @classmethod
     def of(cls, raw: Any) -> Staff | None:
@@ -57,7 +61,12 @@ class Staff:
             return None
         try:
             return cls(
-                str(raw["token"]), str(raw["subject"]), str(raw["role"]), raw.get("agency"), float(raw["expires"])
+                str(raw["token"]),
+                str(raw["subject"]),
+                str(raw["role"]),
+                raw.get("agency"),
+                float(raw["expires"]),
+                float(raw.get("since", 0)),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -129,6 +138,13 @@ async def require_staff_session(request: web.Request, *roles: str, back: str | N
     role: a 403 page (the handler is wrapped in `staff_page`).
     """
     staff = Staff.of((await get_session(request)).get(STAFF))
+    # A dead token cannot be renewed (routing's refresh wants a valid one): only one in its last minutes is.
+    if staff is not None and 0 < staff.expires - time.time() < RENEW_BEFORE_SECONDS:
+        renewed = await _renewed(request, staff)
+        if renewed is None:
+            await end_session(request)
+            raise to_login(request, back)
+        staff = renewed
     if staff is None or staff.expires <= time.time():
         if staff is not None:
             await end_session(request)
@@ -136,6 +152,22 @@ async def require_staff_session(request: web.Request, *roles: str, back: str | N
     if roles and staff.role not in roles:
         raise await forbidden(request)
     return staff
+
+
+async def _renewed(request: web.Request, staff: Staff) -> Staff | None:
+    """The token renewed by routing (a working day at the console outlives one short token), for as long as
+    the account stands as it was and the login is under PORTAL_SESSION_HOURS old; None: log in again."""
+    if time.time() - staff.since > request.app[SETTINGS].session_hours * 3600:
+        return None
+    answer = await request.app[BACKENDS].call("routing", "POST", "/api/v1/auth/refresh", token=staff.token)
+    if answer.status != 200 or not isinstance(answer.body, dict):
+        return None
+    session = await get_session(request)
+    session[STAFF] = session[STAFF] | {
+        "token": answer.body["access_token"],
+        "expires": time.time() + int(answer.body.get("expires_in", 900)) - 10,
+    }
+    return Staff.of(session[STAFF])
 
 
 async def forbidden(request: web.Request) -> Refusal:
@@ -230,6 +262,7 @@ async def login(request: web.Request) -> web.Response:
         "role": body["role"],
         "agency": body.get("agency"),
         "expires": time.time() + int(body.get("expires_in", 900)) - 10,  # a little early: no call fails mid-form
+        "since": time.time(),
     }
     raise web.HTTPSeeOther(target or _home_of(str(body["role"])))
 

@@ -43,6 +43,8 @@ async def test_a_post_without_the_sessions_token_is_refused(portal: Client) -> N
 
     assert none.status == 403
     assert forged.status == 403
+    assert forged.content_type == "text/html"  # a page the person can read, not an API's JSON
+    assert "Biểu mẫu đã hết hạn" in await forged.text()
 
 
 async def test_the_session_cookie_is_httponly_and_samesite(portal: Client) -> None:

@@ -245,6 +245,37 @@ async def test_an_expired_or_refused_token_ends_the_session(
     assert not await staff_rows(portal)
 
 
+async def test_a_token_near_its_end_is_renewed_until_the_working_day_is_over(
+    portal: Client, account: Callable[..., Awaitable[str]]
+) -> None:
+    """A minute left: routing renews the token and the page opens (a day at the console outlives one token);
+    a login older than PORTAL_SESSION_HOURS is not renewed: log in again."""
+    username = await account("portal.test.dieuphoi", "coordinator")
+    await log_in(portal, username)
+    pool = portal.app[DB_POOL]
+    [row] = await staff_rows(portal)
+    before = row["data"]["session"]["staff"]
+    row["data"]["session"]["staff"]["expires"] = time.time() + 60
+    await pool.execute("UPDATE sessions SET data = $1 WHERE id_hash = $2", json.dumps(row["data"]), row["id_hash"])
+
+    renewed = await portal.get("/co-quan/dieu-phoi", allow_redirects=False)
+
+    assert renewed.status == 200
+    [row] = await staff_rows(portal)
+    after = row["data"]["session"]["staff"]
+    assert after["token"] != before["token"]
+    assert after["expires"] > time.time() + 300
+    assert after["since"] == before["since"]  # renewals never extend the working day
+
+    row["data"]["session"]["staff"] |= {"expires": time.time() + 60, "since": time.time() - 9 * 3600}
+    await pool.execute("UPDATE sessions SET data = $1 WHERE id_hash = $2", json.dumps(row["data"]), row["id_hash"])
+
+    over = await portal.get("/co-quan/dieu-phoi", allow_redirects=False)
+
+    assert over.status == 303
+    assert over.headers["Location"] == "/dang-nhap?next=/co-quan/dieu-phoi"
+
+
 async def test_a_form_without_the_csrf_token_is_refused(portal: Client, account: Callable[..., Awaitable[str]]) -> None:
     username = await account("portal.test.dieuphoi", "coordinator")
     await portal.get("/dang-nhap")

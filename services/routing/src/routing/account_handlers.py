@@ -42,6 +42,7 @@ def add_account_routes(app: web.Application, settings: Settings) -> None:
         app[OIDC] = oidc
     app.router.add_post("/api/v1/auth/login", login)
     app.router.add_post("/api/v1/auth/oidc", login_with_oidc)
+    app.router.add_post("/api/v1/auth/refresh", refresh_token)
     app.router.add_get("/api/v1/admin/staff", list_staff)
     app.router.add_post("/api/v1/admin/staff", create_staff)
     app.router.add_patch("/api/v1/admin/staff/{id}", update_staff)
@@ -119,6 +120,14 @@ def _token_response(issued: IssuedToken) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     body = parse(LoginRequest, await _body(request))
     issued = await accounts.login(request.app[DB_POOL], request.app[ACCOUNT_SETTINGS], request.app[PASSWORDS], body)
+    return _token_response(issued)
+
+
+@_answers
+async def refresh_token(request: web.Request) -> web.Response:
+    """The bearer's token, renewed while their account still stands as it was (no body)."""
+    identity = require_staff(request)
+    issued = await accounts.refresh(request.app[DB_POOL], request.app[ACCOUNT_SETTINGS], identity)
     return _token_response(issued)
 
 

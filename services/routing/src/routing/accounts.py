@@ -215,6 +215,29 @@ async def login(pool: asyncpg.Pool, settings: Settings, passwords: Passwords, re
     return _issue(settings, signing_key, account)
 
 
+async def refresh(pool: asyncpg.Pool, settings: Settings, identity: Identity) -> IssuedToken:
+    """A still-valid token -> a new one, for a session that outlives one token (the portal's consoles).
+
+    Only while the account exists, is enabled and still has the role and agency the token says: a disabled
+    or changed account gets InvalidCredentials and must log in again (its tokens then end within their TTL)."""
+    signing_key = _signing_key(settings)
+    try:
+        account_id = uuid.UUID(identity.subject)
+    except ValueError:
+        raise InvalidCredentials from None  # a token routing did not issue for an account (a process's own)
+    async with pool.acquire() as conn:
+        account = await repository.find_by_id(conn, account_id)
+    if (
+        account is None
+        or account.disabled
+        or account.role != identity.role
+        or (account.agency_code or None) != identity.agency
+    ):
+        log.info("token_refresh_refused", subject=identity.subject)
+        raise InvalidCredentials
+    return _issue(settings, signing_key, account)
+
+
 # --- OpenID Connect -----------------------------------------------------------------------------------
 
 

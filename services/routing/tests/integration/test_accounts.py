@@ -181,6 +181,33 @@ async def test_a_disabled_account_cannot_log_in(client: Client, admin_token: str
     assert (await login(client, "nghi.viec")).status == 200
 
 
+async def test_a_valid_token_is_renewed_while_the_account_stands_as_it_was(
+    client: Client, settings: Settings, admin_token: str
+) -> None:
+    """Refresh gives a new token for the same officer; once the account is disabled, or moved to another
+    agency, the old token is refused a renewal (401) and they must log in again."""
+    account = await create(client, admin_token, username="ca.truc", role="officer", agency_code="SXD")
+    token = (await (await login(client, "ca.truc")).json())["access_token"]
+
+    renewed = await client.post("/api/v1/auth/refresh", headers=bearer(token))
+
+    assert renewed.status == 200, await renewed.text()
+    assert renewed.headers["Cache-Control"] == "no-store"
+    fresh = (await renewed.json())["access_token"]
+    assert fresh != token
+    identity = await verified(settings, fresh)
+    assert (identity.subject, identity.role, identity.agency) == (account["id"], Role.OFFICER, "SXD")
+    path = f"/api/v1/admin/staff/{account['id']}"
+    await client.patch(path, json={"agency_code": "SYT"}, headers=bearer(admin_token))
+    moved = await client.post("/api/v1/auth/refresh", headers=bearer(fresh))
+    assert (moved.status, await error_codes(moved)) == (401, ["invalid_credentials"])
+    token = (await (await login(client, "ca.truc")).json())["access_token"]
+    await client.patch(path, json={"disabled": True}, headers=bearer(admin_token))
+    disabled = await client.post("/api/v1/auth/refresh", headers=bearer(token))
+    assert disabled.status == 401
+    assert (await client.post("/api/v1/auth/refresh")).status == 401  # no token at all
+
+
 async def test_admin_creates_an_officer_without_exposing_the_hash(
     client: Client, admin_token: str, db: asyncpg.Connection
 ) -> None:
