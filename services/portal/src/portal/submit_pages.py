@@ -138,7 +138,7 @@ async def _upload_posted_files(request: web.Request, post: MultiDictProxy[Any], 
             if answer.status == 201:
                 form.uploads.append(Upload(answer.body["id"], answer.body["upload_token"], item.filename[:200]))
             else:
-                form.errors["media"] = f"{item.filename}: {_media_problem(answer)}"
+                form.errors["media"] = f"{item.filename}: {media_problem(answer)}"
 
 
 async def upload_to_media(request: web.Request, item: web.FileField) -> Answer:
@@ -160,7 +160,7 @@ async def upload(request: web.Request) -> web.Response:
     except Unavailable:
         return web.json_response({"error": "Chưa tải lên được, vui lòng thử lại sau ít phút."}, status=503)
     if answer.status != 201:
-        return web.json_response({"error": _media_problem(answer)}, status=answer.status)
+        return web.json_response({"error": media_problem(answer)}, status=answer.status)
     return web.json_response(
         {"id": answer.body["id"], "token": answer.body["upload_token"], "name": item.filename[:200]}, status=201
     )
@@ -177,7 +177,7 @@ async def receipt(request: web.Request) -> web.StreamResponse:
     return await render(request, "citizen/sent.html", receipt=shown)
 
 
-def _media_problem(answer: Answer) -> str:
+def media_problem(answer: Answer) -> str:
     return _MEDIA_REFUSED.get(answer.status) or next(iter(_messages(answer)), "Không tải lên được tệp này.")
 
 

@@ -15,6 +15,9 @@ from aiohttp_session import Session, get_session
 from portal.app_keys import BACKENDS
 from portal.backends import Answer
 from portal.rendering import render
+from portal.submit_pages import media_problem, upload_to_media
+
+MAX_REPLY_FILES = 10  # as intake allows with one information reply
 
 TRACKING = "tracking"  # {code, secret} of the report this browser is following
 FLASH = "tracking_flash"  # what the last action did, shown once
@@ -70,8 +73,20 @@ async def reopen(request: web.Request) -> web.StreamResponse:
 
 
 async def provide_information(request: web.Request) -> web.StreamResponse:
+    """The reply to the agency's question, with the photos, videos or recordings it asked for: each file goes
+    to media first and travels with its upload token, so media keeps it with the report for the agency."""
     post = await request.post()
-    body = {"text": str(post.get("text") or "").strip()}
+    media: list[dict[str, str]] = []
+    for item in post.getall("tep", []):
+        if not isinstance(item, web.FileField) or not item.filename:
+            continue  # the file input left empty still sends an empty part
+        if len(media) >= MAX_REPLY_FILES:
+            return await _action_failed(request, {"tep": f"Tối đa {MAX_REPLY_FILES} tệp."}, post)
+        answer = await upload_to_media(request, item)
+        if answer.status != 201:
+            return await _action_failed(request, {"tep": f"{item.filename}: {media_problem(answer)}"}, post)
+        media.append({"id": answer.body["id"], "upload_token": answer.body["upload_token"]})
+    body = {"text": str(post.get("text") or "").strip(), "media": media}
     return await _act(request, "information", body, "Đã gửi thông tin bổ sung đến cơ quan xử lý.", post)
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from html import unescape
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -183,3 +184,48 @@ async def test_closing_forgets_the_report(portal_client: Client) -> None:
         await portal_client.post("/tra-cuu/danh-gia", data={"csrf_token": token, "rating": "hai_long"})
     ).status == 200
     assert 'id="bieu-mau-tra-cuu"' in await (await portal_client.get("/tra-cuu")).text()
+
+
+async def test_a_reply_with_a_photo_sends_it_to_media_then_to_intake_with_its_token(
+    portal_settings: Settings, fake: tuple[FakeIntake, str]
+) -> None:
+    """The asked-for photo goes to media first; intake then gets the reply with `media: [{id, upload_token}]`
+    (media keeps it with the report only with that proof)."""
+    intake, intake_url = fake
+    intake.actions = ["provide_info"]
+    uploads: list[str] = []
+
+    async def media_upload(request: web.Request) -> web.Response:
+        field = await (await request.multipart()).next()
+        assert isinstance(field, aiohttp.BodyPartReader)
+        uploads.append(f"{field.filename}:{len(await field.read())}")
+        return web.json_response({"id": "0b7f3c1e-2222-4d2a-8a55-5a0f9a3e7a11", "upload_token": "tok-abc"}, status=201)
+
+    media = web.Application()
+    media.router.add_post("/api/v1/media", media_upload)
+    async with TestServer(media) as media_server:
+        settings = portal_settings.model_copy(
+            update={"intake_url": intake_url, "media_url": str(media_server.make_url("")).rstrip("/")}
+        )
+        async with TestClient(TestServer(build_app(settings))) as client:
+            token = await csrf(client)
+            await client.post("/tra-cuu", data={"csrf_token": token, "code": CODE, "secret": SECRET})
+            form = aiohttp.FormData()
+            form.add_field("csrf_token", token)
+            form.add_field("text", "Ảnh chụp cống bị tắc sáng nay.")
+            form.add_field("tep", b"\xff\xd8\xff\xe0 jpeg bytes", filename="cong.jpg", content_type="image/jpeg")
+
+            replied = await client.post("/tra-cuu/bo-sung", data=form)
+
+    assert replied.status == 200
+    assert uploads == ["cong.jpg:15"]
+    assert intake.posted == [
+        (
+            "information",
+            {
+                "text": "Ảnh chụp cống bị tắc sáng nay.",
+                "media": [{"id": "0b7f3c1e-2222-4d2a-8a55-5a0f9a3e7a11", "upload_token": "tok-abc"}],
+            },
+            SECRET,
+        )
+    ]
