@@ -49,6 +49,7 @@ bench: infra
 	$(PY) deploy/devstack.py services-up
 	$(PY) benchmarks/submit_reports.py
 	$(PY) benchmarks/channels.py
+	$(PY) benchmarks/portal_pages.py
 	$(PY) benchmarks/media_upload.py
 	$(PY) benchmarks/notify_emails.py
 	$(PY) -m media.sanitise_bench

@@ -35,6 +35,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     # notify: the private X25519 key that opens the reporters' contacts; intake seals with its public half
     # (derived from it with sealing.public_key_of, so one stored value keeps the halves matched).
     "notify_contact_key": lambda: generate_keypair()[0],
+    # portal: AES-256-GCM keys of the browser sessions at rest (a hotline call's draft holds the caller's name)
+    "portal_session_keys": lambda: "k1:" + _random_key(),
 }
 
 

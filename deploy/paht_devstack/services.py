@@ -115,6 +115,7 @@ def portal_env(cfg: Config) -> dict[str, str]:
         "PORTAL_ROUTING_URL": f"http://127.0.0.1:{find('routing').http_port(cfg)}",
         "PORTAL_MEDIA_URL": f"http://127.0.0.1:{find('media').http_port(cfg)}",
         "PORTAL_COOKIE_SECURE": "false",
+        "PORTAL_SESSION_KEYS": dev_secret(cfg, "portal_session_keys"),
     }
 
 

@@ -5,6 +5,7 @@ open311, routing assigns it, and the public GET shows it (open, with its agency)
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,6 +44,7 @@ async def test_an_open311_request_is_routed_and_shown_publicly(
     intake = f"http://127.0.0.1:{platform['http_ports']['intake']}"
     bootstrap = platform["kafka_bootstrap"]
     admin = {"Authorization": f"Bearer {staff_token(Role.ADMIN)}"}
+    phone = pii.caller_phone(4_100_000 + secrets.randbelow(900_000))  # its own: intake limits a phone per hour
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{intake}/api/v1/admin/open311-keys", json={"client": "e2e partner"}, headers=admin) as r:
             assert r.status == 201, await r.text()
@@ -56,7 +58,7 @@ async def test_an_open311_request_is_routed_and_shown_publicly(
             "address_string": "Trước số 12 đường Trần Hưng Đạo",
             "first_name": "Lâm Thị",
             "last_name": "Sa Rết",
-            "phone": pii.caller_phone(41),
+            "phone": phone,
             "public": "true",
         }
         async with http.post(f"{intake}/open311/v2/requests.json", data=form) as r:
@@ -95,4 +97,4 @@ async def test_an_open311_request_is_routed_and_shown_publicly(
     assert code in listed
     assert pii.find_leaks(listed) == []
     assert "Sa Rết" not in listed
-    assert pii.caller_phone(41) not in listed
+    assert phone not in listed

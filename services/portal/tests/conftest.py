@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -25,6 +27,7 @@ def portal_settings(admin_dsn: str, portal_schema: str) -> Settings:
         routing_url="http://127.0.0.1:9",
         media_url="http://127.0.0.1:9",
         backend_timeout_seconds=2,
+        session_keys="k1:" + base64.b64encode(os.urandom(32)).decode(),
     )
 
 

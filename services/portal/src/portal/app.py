@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp_session import session_middleware
 
+from paht_shared.crypto import FieldCipher, Keyring
 from paht_shared.runtime import DB_POOL, service_app
 from portal import citizen, consoles, pages
 from portal.app_keys import BACKENDS, SESSIONS, SETTINGS, TEMPLATES
@@ -22,7 +23,8 @@ STATIC_DIR = Path(str(resources.files("portal") / "static"))
 
 
 def build_app(settings: Settings) -> web.Application:
-    storage = PostgresStorage(lambda: app[DB_POOL], settings.session_hours * 3600, settings.cookie_secure)
+    cipher = FieldCipher(Keyring.parse(settings.session_keys))
+    storage = PostgresStorage(lambda: app[DB_POOL], settings.session_hours * 3600, settings.cookie_secure, cipher)
     app = service_app(
         settings,
         client_max_size=settings.max_upload_bytes,

@@ -6,6 +6,9 @@ import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from portal.app_keys import SESSIONS
+
+from paht_shared.runtime import DB_POOL
 
 Client = TestClient[Any, Any]
 
@@ -55,3 +58,16 @@ async def test_the_session_cookie_is_httponly_and_samesite(portal: Client) -> No
     assert "SameSite=Lax" in cookie
     session_id = resp.cookies["paht_session"].value
     assert len(session_id) >= 40
+
+
+async def test_sessions_are_ciphertext_at_rest(portal: Client) -> None:
+    """What a session holds (here its CSRF token; elsewhere a staff token or a caller's name) is not readable
+    in the database: the row is AES-GCM ciphertext bound to the session's id."""
+    page = await (await portal.get("/tra-cuu")).text()
+    [token] = re.findall(r'name="csrf_token" value="([^"]+)"', page)
+
+    [row] = await portal.app[DB_POOL].fetch("SELECT id_hash, data FROM sessions")
+
+    assert token.encode() not in bytes(row["data"])
+    assert b"csrf" not in bytes(row["data"])
+    assert portal.app[SESSIONS].open_row(row["id_hash"], row["data"])["session"]["csrf_token"] == token

@@ -4,8 +4,10 @@ through routing, the session that holds their token, who may open what, and the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
+import os
 import re
 import time
 import uuid
@@ -18,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from portal.app import build_app
+from portal.app_keys import SESSIONS
 from portal.config import Settings
 
 from paht_shared.auth import Role, mint_token
@@ -38,6 +41,7 @@ def portal_settings(admin_dsn: str, portal_schema: str, stack: dict[str, Any]) -
         intake_url=f"http://127.0.0.1:{ports['intake']}",
         routing_url=f"http://127.0.0.1:{ports['routing']}",
         media_url=f"http://127.0.0.1:{ports['media']}",
+        session_keys="k1:" + base64.b64encode(os.urandom(32)).decode(),
     )
 
 
@@ -135,7 +139,14 @@ async def routed_report(intake: str, routing: str, mint: Callable[..., str], cat
 async def session_rows(portal: Client) -> list[dict[str, Any]]:
     """The stored sessions: `data` is aiohttp-session's {"created", "session": {…}}."""
     rows = await portal.app[DB_POOL].fetch("SELECT id_hash, data FROM sessions")
-    return [{"id_hash": r["id_hash"], "data": json.loads(r["data"])} for r in rows]
+    storage = portal.app[SESSIONS]
+    return [{"id_hash": r["id_hash"], "data": storage.open_row(r["id_hash"], r["data"])} for r in rows]
+
+
+async def store_row(portal: Client, row: dict[str, Any]) -> None:
+    """Write back a session changed by the test (as if time had passed), sealed like the portal seals it."""
+    sealed = portal.app[SESSIONS].seal_row(row["id_hash"], row["data"])
+    await portal.app[DB_POOL].execute("UPDATE sessions SET data = $1 WHERE id_hash = $2", sealed, row["id_hash"])
 
 
 async def staff_rows(portal: Client) -> list[dict[str, Any]]:
@@ -222,10 +233,9 @@ async def test_an_expired_or_refused_token_ends_the_session(
     """Past its expiry the session ends before any call; a token a service refuses (401) ends it too."""
     username = await account("portal.test.dieuphoi", "coordinator")
     await log_in(portal, username)
-    pool = portal.app[DB_POOL]
     [row] = await staff_rows(portal)
     row["data"]["session"]["staff"]["token"] = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"  # noqa: S105 - forged
-    await pool.execute("UPDATE sessions SET data = $1 WHERE id_hash = $2", json.dumps(row["data"]), row["id_hash"])
+    await store_row(portal, row)
 
     refused = await portal.get("/co-quan", allow_redirects=False)
 
@@ -236,7 +246,7 @@ async def test_an_expired_or_refused_token_ends_the_session(
     await log_in(portal, username)
     [row] = await staff_rows(portal)
     row["data"]["session"]["staff"]["expires"] = time.time() - 1
-    await pool.execute("UPDATE sessions SET data = $1 WHERE id_hash = $2", json.dumps(row["data"]), row["id_hash"])
+    await store_row(portal, row)
 
     expired = await portal.get("/co-quan/dieu-phoi", allow_redirects=False)
 
@@ -252,11 +262,10 @@ async def test_a_token_near_its_end_is_renewed_until_the_working_day_is_over(
     a login older than PORTAL_SESSION_HOURS is not renewed: log in again."""
     username = await account("portal.test.dieuphoi", "coordinator")
     await log_in(portal, username)
-    pool = portal.app[DB_POOL]
     [row] = await staff_rows(portal)
     before = row["data"]["session"]["staff"]
     row["data"]["session"]["staff"]["expires"] = time.time() + 60
-    await pool.execute("UPDATE sessions SET data = $1 WHERE id_hash = $2", json.dumps(row["data"]), row["id_hash"])
+    await store_row(portal, row)
 
     renewed = await portal.get("/co-quan/dieu-phoi", allow_redirects=False)
 
@@ -268,7 +277,7 @@ async def test_a_token_near_its_end_is_renewed_until_the_working_day_is_over(
     assert after["since"] == before["since"]  # renewals never extend the working day
 
     row["data"]["session"]["staff"] |= {"expires": time.time() + 60, "since": time.time() - 9 * 3600}
-    await pool.execute("UPDATE sessions SET data = $1 WHERE id_hash = $2", json.dumps(row["data"]), row["id_hash"])
+    await store_row(portal, row)
 
     over = await portal.get("/co-quan/dieu-phoi", allow_redirects=False)
 
@@ -434,9 +443,7 @@ async def test_a_call_typed_while_the_token_expired_is_there_after_the_login(
     token = await csrf(portal, "/tong-dai")
     [row] = await staff_rows(portal)
     row["data"]["session"]["staff"]["expires"] = time.time() - 1
-    await portal.app[DB_POOL].execute(
-        "UPDATE sessions SET data = $1 WHERE id_hash = $2", json.dumps(row["data"]), row["id_hash"]
-    )
+    await store_row(portal, row)
     key = str(uuid.uuid4())
     form = {"csrf_token": token, "idempotency_key": key, "title": "Đèn tín hiệu giao thông bị hỏng", "emergency": "1"}
 
