@@ -91,6 +91,16 @@ def remove_media_objects(settings: MediaSettings) -> None:
         s3.remove_object(settings.s3_bucket, str(obj.object_name))
 
 
+@asynccontextmanager
+async def media_storage(admin_dsn: str, stack: dict[str, Any], schema: str) -> AsyncIterator[MediaSettings]:
+    """Media's settings for one test (`media_settings_for`), and its objects removed from the bucket afterwards."""
+    settings = media_settings_for(admin_dsn, stack, schema)
+    try:
+        yield settings
+    finally:
+        remove_media_objects(settings)
+
+
 def mail_settings(intake: Settings, media_url: str, **overrides: Any) -> Settings:
     return intake.model_copy(
         update={
@@ -178,9 +188,12 @@ def utf8_mail(
     return wire(msg)
 
 
-def legacy_mail(subject: bytes, body: bytes, charset: str, photos: tuple[bytes, ...] = ()) -> bytes:
-    """A message as old Vietnamese mailers write it: the subject in raw 8-bit bytes, the body 8-bit in
-    `charset` (whatever the bytes really are)."""
+def legacy_mail(
+    subject: bytes, body: bytes, charset: str, photos: tuple[bytes, ...] = (), raw_subject: bool = True
+) -> bytes:
+    """A message as old Vietnamese mailers write it: the body 8-bit in `charset` (whatever the bytes really are);
+    the subject in raw 8-bit bytes (`raw_subject`) or else an RFC 2047 encoded word of that charset."""
+    encoded = subject if raw_subject else b"=?" + charset.encode() + b"?b?" + base64.b64encode(subject) + b"?="
     text_head = b"--b1\r\nContent-Type: text/plain; charset=" + charset.encode()
     parts = [text_head + b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n"]
     for n, data in enumerate(photos):
@@ -189,7 +202,7 @@ def legacy_mail(subject: bytes, body: bytes, charset: str, photos: tuple[bytes, 
             b"Content-Transfer-Encoding: base64\r\n\r\n" % n + base64.encodebytes(data).replace(b"\n", b"\r\n")
         )
     head = (
-        b"From: " + SENDER.encode() + b"\r\nTo: " + OURS.encode() + b"\r\nSubject: " + subject + b"\r\n"
+        b"From: " + SENDER.encode() + b"\r\nTo: " + OURS.encode() + b"\r\nSubject: " + encoded + b"\r\n"
         b"Message-ID: <" + uuid.uuid4().hex.encode() + b"@legacy.example.vn>\r\nMIME-Version: 1.0\r\n"
         b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
     )

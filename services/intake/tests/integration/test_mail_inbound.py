@@ -6,39 +6,33 @@ Legacy bytes (TCVN3, Windows-1258) were produced by GNU libc's iconv, not by our
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import io
-import json
 import smtplib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from email import policy
 from email.message import EmailMessage
-from email.utils import formataddr
 from typing import Any
 
-import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
-from minio import Minio
-from PIL import Image
+from mail_helpers import (
+    NAME,
+    OURS,
+    SENDER,
+    SENTENCE,
+    Stack,
+    answer,
+    deliver,
+    legacy_mail,
+    media_storage,
+    photo,
+    running_stack,
+    utf8_mail,
+    wire,
+)
 from structlog.testing import capture_logs
 
 from intake.config import Settings
-from intake.mail.server import close_desk, open_desk, start_server
-from media.app import build_app as build_media_app
 from media.config import Settings as MediaSettings
-from paht_shared.sealing import generate_keypair
-from paht_shared.testing import pii
-
-OURS = "paht@soctrang.gov.vn"
-SENDER = pii.EMAIL  # this session's reporter: the personal-data scan after the tests looks for it too
-NAME = pii.FULL_NAME
 
 TITLE = "Cống thoát nước bị vỡ"
-SENTENCE = "Đường Lê Lợi ngập nước sau cơn mưa, rác thải tồn đọng trước chợ Sóc Trăng"
 # glibc iconv -f UTF-8 -t TCVN5712-1 / -t WINDOWS-1258 of TITLE and SENTENCE
 TITLE_TCVN = b"C\xe8ng tho\xb8t n\xad\xedc b\xde v\xec"
 SENTENCE_TCVN = (
@@ -53,125 +47,22 @@ SENTENCE_CP1258 = (
 # Key lines in plain ASCII, as a legacy mailer can always send them.
 LINES = b"\r\n\r\nLinh vuc: thoat nuoc ngap ung\r\nPhuong/Xa: Phu Loi\r\n"
 
-
-def photo(color: tuple[int, int, int]) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), color).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 PHOTOS = (photo((200, 30, 30)), photo((30, 30, 200)))
-
-
-@dataclass(frozen=True)
-class Stack:
-    port: int
-    intake: Settings
-    media: MediaSettings
-
-    async def rows(self, settings: Settings | MediaSettings, query: str) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": settings.db_schema})
-        try:
-            return list(await conn.fetch(query))
-        finally:
-            await conn.close()
-
-    async def reports(self) -> list[asyncpg.Record]:
-        return await self.rows(self.intake, "SELECT * FROM reports ORDER BY submitted_at")
-
-    async def events(self) -> list[dict[str, Any]]:
-        rows = await self.rows(self.intake, "SELECT topic, payload FROM outbox ORDER BY id")
-        return [{"topic": r["topic"], "raw": bytes(r["payload"]), **json.loads(r["payload"])} for r in rows]
-
-    async def media_rows(self) -> list[asyncpg.Record]:
-        return await self.rows(self.media, "SELECT id, size_bytes FROM media_objects")
 
 
 @pytest.fixture
 async def media_settings(
     admin_dsn: str, stack: dict[str, Any], service_schema: Callable[[str], Awaitable[str]]
 ) -> AsyncIterator[MediaSettings]:
-    prefix = f"test-{uuid.uuid4().hex[:12]}/"
-    settings = MediaSettings(
-        database_url=admin_dsn,
-        db_schema=await service_schema("media"),
-        s3_endpoint=stack["s3_endpoint"],
-        s3_access_key=stack["s3_access_key"],
-        s3_secret_key=stack["s3_secret_key"],
-        s3_bucket=stack["s3_bucket"],
-        s3_key_prefix=prefix,
-    )
-    yield settings
-    s3 = Minio(stack["s3_endpoint"], stack["s3_access_key"], stack["s3_secret_key"], secure=False)
-    for obj in s3.list_objects(stack["s3_bucket"], prefix=prefix, recursive=True):
-        s3.remove_object(stack["s3_bucket"], str(obj.object_name))
+    async with media_storage(admin_dsn, stack, await service_schema("media")) as settings:
+        yield settings
 
 
 @pytest.fixture
 async def mail_stack(intake_settings: Settings, media_settings: MediaSettings) -> AsyncIterator[Stack]:
     """The media API on a free port, and intake's SMTP server on another, sharing the test's loop."""
-    async with TestServer(build_media_app(media_settings)) as media:
-        settings = intake_settings.model_copy(
-            update={
-                "media_url": str(media.make_url("")).rstrip("/"),
-                "mail_addresses": OURS,
-                "mail_max_bytes": 2 * 1024 * 1024,
-                "notify_public_key": generate_keypair()[1],  # the contact travels sealed, as in production
-            }
-        )
-        desk = await open_desk(settings)
-        server = await start_server(desk, "127.0.0.1", 0)
-        try:
-            yield Stack(server.sockets[0].getsockname()[1], settings, media_settings)
-        finally:
-            server.close()
-            await server.wait_closed()
-            await close_desk(desk)
-
-
-def send(port: int, raw: bytes, sender: str = SENDER, to: str = OURS) -> dict[str, tuple[int, bytes]]:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        return client.sendmail(sender, [to], raw)
-
-
-async def deliver(stack: Stack, raw: bytes, sender: str = SENDER, to: str = OURS) -> None:
-    await asyncio.to_thread(send, stack.port, raw, sender, to)
-
-
-def wire(msg: EmailMessage) -> bytes:
-    """The message as it travels: CRLF line ends (aiosmtpd reads a LF-only message as one overlong line)."""
-    return msg.as_bytes(policy=policy.SMTP)
-
-
-def utf8_mail(body: str, subject: str = "Rác thải và ngập nước trước chợ", photos: tuple[bytes, ...] = ()) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = formataddr((NAME, SENDER))
-    msg["To"] = OURS
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{uuid.uuid4()}@example.vn>"
-    msg.set_content(body)
-    for n, data in enumerate(photos):
-        msg.add_attachment(data, maintype="image", subtype="jpeg", filename=f"anh-{n}.jpg")
-    return wire(msg)
-
-
-def legacy_mail(subject: bytes, body: bytes, charset: str, raw_subject: bool, photos: tuple[bytes, ...]) -> bytes:
-    """A message as old Vietnamese mailers write it: 8-bit body in `charset`; the subject either raw 8-bit bytes
-    (`raw_subject`) or an RFC 2047 encoded word of that charset."""
-    encoded = subject if raw_subject else b"=?" + charset.encode() + b"?b?" + base64.b64encode(subject) + b"?="
-    text_head = b"--b1\r\nContent-Type: text/plain; charset=" + charset.encode()
-    parts = [text_head + b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n"]
-    for n, data in enumerate(photos):
-        parts.append(
-            b'--b1\r\nContent-Type: image/jpeg\r\nContent-Disposition: attachment; filename="anh-%d.jpg"\r\n'
-            b"Content-Transfer-Encoding: base64\r\n\r\n" % n + base64.encodebytes(data).replace(b"\n", b"\r\n")
-        )
-    head = (
-        b"From: " + SENDER.encode() + b"\r\nTo: " + OURS.encode() + b"\r\nSubject: " + encoded + b"\r\n"
-        b"Message-ID: <" + uuid.uuid4().hex.encode() + b"@legacy.example.vn>\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
-    )
-    return head + b"".join(parts) + b"--b1--\r\n"
+    async with running_stack(intake_settings, media_settings) as stack:
+        yield stack
 
 
 async def assert_report_with_photos(stack: Stack, channel_charset_check: str) -> None:
@@ -225,7 +116,7 @@ async def test_legacy_charset_mail_with_two_photos_becomes_a_report(
 ) -> None:
     """Windows-1258 and TCVN3 (behind a wrong declaration) read as the right Vietnamese, photos stored."""
     with capture_logs() as logs:
-        await deliver(mail_stack, legacy_mail(subject, body + LINES, charset, raw_subject, PHOTOS))
+        await deliver(mail_stack, legacy_mail(subject, body + LINES, charset, PHOTOS, raw_subject=raw_subject))
     await assert_report_with_photos(mail_stack, charset)
     created = next(entry for entry in logs if entry["event"] == "mail_report_created")
     assert created["charset"] == read_as
@@ -307,15 +198,7 @@ async def test_oversized_mail_is_refused(mail_stack: Stack) -> None:
     with pytest.raises(smtplib.SMTPSenderRefused) as refused:
         await deliver(mail_stack, big)
     assert refused.value.smtp_code == 552
-
-    def without_size() -> tuple[int, bytes]:
-        with smtplib.SMTP("127.0.0.1", mail_stack.port, timeout=30) as client:
-            client.ehlo()
-            client.mail(SENDER)
-            client.rcpt(OURS)
-            return client.data(big)
-
-    code, _text = await asyncio.to_thread(without_size)
+    code, _text = await answer(mail_stack, big)  # the same mail, its size not announced
     assert code == 552
     assert await mail_stack.reports() == []
     assert await mail_stack.media_rows() == []
