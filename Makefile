@@ -28,7 +28,8 @@ status: $(INSTALLED)
 
 # The portal's browser tests drive Debian's Chromium through Playwright (a browser download cannot work here).
 browser:
-	command -v chromium || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+	command -v chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
