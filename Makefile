@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PKGS := -e shared -e services/intake -e services/routing -e services/notify -e services/media -e services/portal
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test stop status infra lint browser unit integration e2e bench bench-wrk bench-restart clean
+.PHONY: run test stop status infra lint browser e2e bench bench-wrk bench-restart clean
 
 $(INSTALLED): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: infra lint browser
 	mkdir -p .infra/logs
 	set -o pipefail; $(VENV)/bin/pytest $(PYTEST_ARGS) 2>&1 | tee .infra/logs/pytest.log
 	$(PY) deploy/scan_personal_data.py .infra
+
+# The whole platform as separate processes, driven like real clients over HTTP, SMTP and Kafka, browsers
+# included: every channel, routing, the agency's answer, the citizen told and reading it. Part of `make test`.
+e2e: infra browser
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 bench: infra
 	$(PY) deploy/devstack.py services-up
