@@ -13,11 +13,13 @@ from intake.app_keys import CITIZEN_POLICY, RECEPTION, SETTINGS, SUBMISSION_LIMI
 from intake.config import Settings
 from intake.limits import AddressLimiter
 from intake.open311 import handlers as open311_handlers
+from intake.openapi import API
 from intake.service import PersonalDataVault, Reception
 from intake.tracking import CitizenPolicy
 from intake.validation import TenantArea
 from paht_shared.calendar import OfficeCalendar
 from paht_shared.crypto import FieldCipher, Keyring
+from paht_shared.openapi import serve_openapi
 from paht_shared.runtime import service_app
 from paht_shared.sealing import check_public_key
 
@@ -90,4 +92,5 @@ def build_app(settings: Settings) -> web.Application:
     staff_handlers.add_staff_routes(app)
     open311_handlers.add_open311_routes(app)
     hotline_handlers.add_hotline_routes(app)
+    serve_openapi(app, API)
     return app

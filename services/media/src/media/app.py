@@ -8,7 +8,9 @@ from aiohttp import web
 
 from media import handlers
 from media.config import Settings
+from media.openapi import API
 from media.storage import ObjectStore
+from paht_shared.openapi import serve_openapi
 from paht_shared.runtime import service_app
 from paht_shared.web import READINESS_CHECKS
 
@@ -30,4 +32,5 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/v1/media", handlers.upload)
     app.router.add_get("/api/v1/media/{media_id}", handlers.show)
     app.router.add_get("/api/v1/media/{media_id}/files/{name}", handlers.download_file)
+    serve_openapi(app, API)
     return app

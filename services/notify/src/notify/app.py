@@ -6,6 +6,8 @@ from aiohttp import web
 
 from notify import handlers
 from notify.config import Settings
+from notify.openapi import API
+from paht_shared.openapi import serve_openapi
 from paht_shared.runtime import service_app
 
 
@@ -13,4 +15,5 @@ def build_app(settings: Settings) -> web.Application:
     app = service_app(settings)
     app.router.add_get("/api/v1/deliveries", handlers.list_deliveries)
     app.router.add_put("/api/v1/agencies/{code}/notification-mode", handlers.set_notification_mode)
+    serve_openapi(app, API)
     return app
