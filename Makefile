@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PKGS := -e shared -e services/intake -e services/routing -e services/notify -e services/media -e services/portal
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test stop status infra lint browser e2e bench bench-wrk bench-restart clean
+.PHONY: run test stop status infra lint browser kubeconform e2e bench bench-wrk bench-restart clean
 
 $(INSTALLED): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,12 +36,35 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services deploy benchmarks tests
 
+# deploy/kubernetes checked offline against Kubernetes' own schemas, strict: kubeconform from the Go module proxy, the
+# schemas from PyPI's kubernetes-validate (Apache-2.0) made standalone by deploy/kubernetes/schemas.py.
+GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
+KUBECONFORM := .infra/bin/kubeconform
+KUBECONFORM_VERSION := v0.8.0
+KUBERNETES_VERSION := 1.35.0
+KUBERNETES_SCHEMA_ROOT := .infra/kubernetes-json-schema
+KUBERNETES_SCHEMAS := $(KUBERNETES_SCHEMA_ROOT)/v$(KUBERNETES_VERSION)-standalone-strict
+
+$(KUBECONFORM):
+	GOBIN=$(CURDIR)/.infra/bin $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+$(KUBERNETES_SCHEMAS): deploy/kubernetes/schemas.py | $(INSTALLED)
+	rm -rf .infra/downloads/kubernetes-validate
+	$(PY) -m pip download -q --no-deps kubernetes-validate==1.37.0 -d .infra/downloads/kubernetes-validate
+	$(PY) deploy/kubernetes/schemas.py .infra/downloads/kubernetes-validate/*.whl $(KUBERNETES_VERSION) $(KUBERNETES_SCHEMA_ROOT)
+	touch $@
+
+kubeconform: $(KUBECONFORM) $(KUBERNETES_SCHEMAS)
+	$(KUBECONFORM) -strict -summary -kubernetes-version $(KUBERNETES_VERSION) \
+		-schema-location '$(KUBERNETES_SCHEMA_ROOT)/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
+		-ignore-filename-pattern '(kustomization\.yaml|\.py|\.md)$$' deploy/kubernetes
+
 # The test run's PostgreSQL skips fsync (faster; a crash of PostgreSQL itself still loses nothing, a power cut
 # could): it only applies when `make test` is what starts the server. `make run` keeps fsync on.
 test: export PAHT_PG_FSYNC ?= off
 # pytest exits 5 when it collects nothing: that is a failure here, not a pass. The personal-data scan runs
 # after pytest, not inside it, so it sees what every test left (logs, every topic) whatever their order.
-test: infra lint browser
+test: infra lint browser kubeconform
 	mkdir -p .infra/logs
 	set -o pipefail; $(VENV)/bin/pytest $(PYTEST_ARGS) 2>&1 | tee .infra/logs/pytest.log
 	$(PY) deploy/scan_personal_data.py .infra
