@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -28,6 +29,19 @@ def portal_settings(admin_dsn: str, portal_schema: str) -> Settings:
         media_url="http://127.0.0.1:9",
         backend_timeout_seconds=2,
         session_keys="k1:" + base64.b64encode(os.urandom(32)).decode(),
+    )
+
+
+@pytest.fixture
+def live_settings(portal_settings: Settings, platform: dict[str, Any]) -> Settings:
+    """The portal's test settings pointing at the running services (`platform` starts them if need be)."""
+    ports = platform["http_ports"]
+    return portal_settings.model_copy(
+        update={
+            "intake_url": f"http://127.0.0.1:{ports['intake']}",
+            "routing_url": f"http://127.0.0.1:{ports['routing']}",
+            "media_url": f"http://127.0.0.1:{ports['media']}",
+        }
     )
 
 

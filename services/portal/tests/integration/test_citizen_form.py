@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import re
 import secrets
-import urllib.request
 from collections.abc import AsyncIterator
 from html import unescape
 from typing import Any
@@ -25,24 +24,12 @@ from paht_shared.testing import pii
 # A caller number of this run's own: intake limits the reports one phone sends in an hour, and runs repeat.
 RUN = secrets.randbelow(1_000_000) * 10
 Client = TestClient[Any, Any]
-INTAKE, MEDIA = "http://127.0.0.1:8081", "http://127.0.0.1:8082"
-
-
-def running(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/readyz", timeout=2) as resp:  # noqa: S310 - our own http URL
-            return bool(resp.status == 200)
-    except OSError:
-        return False
 
 
 @pytest.fixture
-async def live(portal_settings: Settings) -> AsyncIterator[Client]:
+async def live(live_settings: Settings) -> AsyncIterator[Client]:
     """The portal in-process, calling the running intake and media."""
-    if not (running(INTAKE) and running(MEDIA)):
-        pytest.fail("intake and media must run: .venv/bin/python deploy/devstack.py services-up")
-    settings = portal_settings.model_copy(update={"intake_url": INTAKE, "media_url": MEDIA})
-    async with TestClient(TestServer(build_app(settings))) as client:
+    async with TestClient(TestServer(build_app(live_settings))) as client:
         yield client
 
 

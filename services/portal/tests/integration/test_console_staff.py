@@ -4,10 +4,8 @@ through routing, the session that holds their token, who may open what, and the 
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import json
-import os
 import re
 import time
 import uuid
@@ -31,23 +29,9 @@ PASSWORD = "mat-khau-thu-nghiem-2026"  # noqa: S105 - a test account's password 
 
 
 @pytest.fixture
-def portal_settings(admin_dsn: str, portal_schema: str, stack: dict[str, Any]) -> Settings:
-    """The portal against its own test schema and the running services."""
-    ports = stack["http_ports"]
-    return Settings(
-        database_url=admin_dsn,
-        db_schema=portal_schema,
-        cookie_secure=False,
-        intake_url=f"http://127.0.0.1:{ports['intake']}",
-        routing_url=f"http://127.0.0.1:{ports['routing']}",
-        media_url=f"http://127.0.0.1:{ports['media']}",
-        session_keys="k1:" + base64.b64encode(os.urandom(32)).decode(),
-    )
-
-
-@pytest.fixture
-async def portal(portal_settings: Settings) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(build_app(portal_settings))) as client:
+async def portal(live_settings: Settings) -> AsyncIterator[Client]:
+    """The portal in-process, against the running intake, routing and media."""
+    async with TestClient(TestServer(build_app(live_settings))) as client:
         yield client
 
 
@@ -58,8 +42,8 @@ def mint(infra_dir: Path) -> Callable[..., str]:
 
 
 @pytest.fixture
-def routing(portal_settings: Settings) -> str:
-    return portal_settings.routing_url
+def routing(live_settings: Settings) -> str:
+    return live_settings.routing_url
 
 
 @pytest.fixture
@@ -326,13 +310,13 @@ async def test_an_operator_cannot_open_the_agency_console(
 
 async def test_an_officer_sees_their_agencys_report_acts_on_it_and_never_another_agencys(
     portal: Client,
-    portal_settings: Settings,
+    live_settings: Settings,
     account: Callable[..., Awaitable[str]],
     mint: Callable[..., str],
 ) -> None:
     """Accept through the portal (303 and a message), a second accept is routing's 409 in Vietnamese, a short
     answer is the rule next to the form with the text kept; another agency's officer gets the 404 page."""
-    report = await routed_report(portal_settings.intake_url, portal_settings.routing_url, mint, "cay-xanh")
+    report = await routed_report(live_settings.intake_url, live_settings.routing_url, mint, "cay-xanh")
     ours = await account("portal.test.chutri", "officer", report["agency_code"])
     other_agency = next(
         a for a in ("SCT", "SYT", "SGDDT") if a != report["agency_code"] and a not in report["co_agencies"]
@@ -380,7 +364,7 @@ async def test_an_officer_sees_their_agencys_report_acts_on_it_and_never_another
     assert "Đã cử đội cây xanh cắt dọn cây đổ" in shown
     coordinator = {"Authorization": f"Bearer {mint(Role.COORDINATOR)}"}
     async with aiohttp.ClientSession(headers=coordinator) as http:
-        url = f"{portal_settings.routing_url}/api/v1/work/reports/{report['report_id']}"
+        url = f"{live_settings.routing_url}/api/v1/work/reports/{report['report_id']}"
         async with http.get(url) as resp:
             assert len((await resp.json())["answer_media_ids"]) == 1
 
@@ -503,10 +487,10 @@ async def test_a_call_with_its_recording_gets_a_receipt_and_the_caller_is_found(
 
 
 async def test_a_coordinator_reassigns_a_report_from_the_triage_form(
-    portal: Client, portal_settings: Settings, account: Callable[..., Awaitable[str]], mint: Callable[..., str]
+    portal: Client, live_settings: Settings, account: Callable[..., Awaitable[str]], mint: Callable[..., str]
 ) -> None:
     """A reason too short is said on the page the form was on; a good one moves the report to the new lead."""
-    report = await routed_report(portal_settings.intake_url, portal_settings.routing_url, mint, "cay-xanh")
+    report = await routed_report(live_settings.intake_url, live_settings.routing_url, mint, "cay-xanh")
     target = next(a for a in ("SCT", "SYT") if a != report["agency_code"])
     await log_in(portal, await account("portal.test.dieuphoi", "coordinator"))
     token = await csrf(portal, "/co-quan/dieu-phoi")

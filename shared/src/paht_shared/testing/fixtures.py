@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from paht_shared.auth import Role, mint_token
 from paht_shared.db import create_pool
 from paht_shared.kafka import ensure_topics
 from paht_shared.migrations import apply_migrations, service_migrations
@@ -52,6 +55,53 @@ def stack() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def infra_dir(stack: dict[str, Any]) -> Path:
     return _stack_file().parent
+
+
+def repository_root() -> Path:
+    """The checkout pytest runs in (where deploy/devstack.py is)."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "deploy" / "devstack.py").exists():
+            return folder
+    raise FileNotFoundError("not inside the PAHT repository")
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def platform(stack: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The whole platform running as separate processes: `make run`, after stopping service processes left
+    from an earlier run (they may run older code). Any suite that talks to the running services (end-to-end,
+    the portal's pages) asks for it, so a fresh `make test` starts them before the first such test.
+
+    Leaves the platform running if it was running before the tests; otherwise stops what it started.
+    """
+    root = repository_root()
+    was_running = all(_ready(p) for p in stack["http_ports"].values())
+    devstack = [str(root / ".venv/bin/python"), "deploy/devstack.py"]
+    # our own commands, from the checkout: nothing here comes from input
+    subprocess.run([*devstack, "services-down"], cwd=root, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    subprocess.run(["make", "run"], cwd=root, check=True, stdout=subprocess.DEVNULL)  # noqa: S607
+    yield dict(json.loads(_stack_file().read_text()))
+    if not was_running:
+        subprocess.run([*devstack, "services-down"], cwd=root, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+
+
+@pytest.fixture
+def staff_token(infra_dir: Path) -> Callable[..., str]:
+    """Factory: a bearer token for a staff role, signed with the development key the running services trust."""
+    signing_key = json.loads((infra_dir / "secrets.json").read_text())["auth_signing_key"]
+
+    def mint(role: Role, agency: str | None = None) -> str:
+        return mint_token(signing_key, f"e2e-{role.value}", role, agency)
+
+    return mint
 
 
 @pytest.fixture
