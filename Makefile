@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PKGS := -e shared -e services/intake -e services/routing -e services/notify -e services/media -e services/portal
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test stop status infra lint browser kubeconform e2e bench bench-wrk bench-restart clean
+.PHONY: run test stop status infra lint browser kubeconform e2e bench bench-wrk bench-restart chaos clean
 
 $(INSTALLED): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ browser:
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services deploy benchmarks tests
+	$(VENV)/bin/mypy shared services deploy benchmarks tests chaos
 
 # deploy/kubernetes checked offline against Kubernetes' own schemas, strict: kubeconform from the Go module proxy, the
 # schemas from PyPI's kubernetes-validate (Apache-2.0) made standalone by deploy/kubernetes/schemas.py.
@@ -93,6 +93,11 @@ bench-wrk: infra
 bench-restart: infra
 	$(PY) deploy/devstack.py services-up
 	$(PY) benchmarks/postgres_restart.py
+
+# Faults injected under a steady load (chaos/, README "Chaos"): each proved, then every guarantee counted.
+chaos: infra
+	$(PY) deploy/devstack.py services-up
+	$(PY) -m chaos.run
 
 clean: stop
 	rm -rf .infra $(VENV)
