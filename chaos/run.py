@@ -149,11 +149,7 @@ async def run(size: Size) -> Outcome:
         try:
             await asyncio.sleep(3)
             for label, step in size.schedule:
-                try:
-                    await step(injector)
-                except FaultNotProved as exc:
-                    failures.append(f"{label}: not proved: {exc}")
-                    await _heal(stack, http)
+                failures += await _inject(label, step, injector)
                 await asyncio.sleep(GAP_SECONDS)
             await asyncio.sleep(max(0.0, began + size.seconds - time.monotonic()))
         finally:
@@ -241,6 +237,20 @@ def _fault_failures(injector: Injector) -> list[str]:
         if f.same_processes is False:
             failures.append(f"{f.name}: a service process died or was restarted")
     return failures
+
+
+async def _inject(label: str, step: Step, injector: Injector) -> list[str]:
+    """Run one fault; a fault not proved, or a step that broke, is a failure of the run, not its end."""
+    try:
+        await step(injector)
+    except FaultNotProved as exc:
+        failure = f"{label}: not proved: {exc}"
+    except Exception as exc:  # noqa: BLE001 - recorded, then the platform healed
+        failure = f"{label}: {type(exc).__name__}: {exc}"
+    else:
+        return []
+    await _heal(injector.stack, injector.http)
+    return [failure]
 
 
 async def _heal(stack: Stack, http: aiohttp.ClientSession) -> None:
