@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from media import service
 from media.config import Settings
@@ -143,6 +144,13 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     )
     if found.body.length is not None:
         response.content_length = found.body.length
+    if request.method == "HEAD":
+        # Headers only: a body written after a HEAD's headers would be read as the next response on the
+        # same keep-alive connection (aiohttp does not drop what a StreamResponse writes).
+        found.body.close()
+        await response.prepare(request)
+        await response.write_eof()
+        return response
     try:
         await response.prepare(request)
         async for chunk in found.body.chunks():
@@ -175,7 +183,8 @@ async def _file_part(request: web.Request) -> BodyPartReader | None:
         async for part in await request.multipart():
             if isinstance(part, BodyPartReader) and part.name == "file":
                 return part
-    except ValueError as exc:  # aiohttp's word for a missing or broken boundary
+    # ValueError: aiohttp's word for a missing or broken boundary; BadHttpMessage: a part's malformed headers
+    except (ValueError, BadHttpMessage) as exc:
         raise MalformedMultipart from exc
     return None
 

@@ -191,6 +191,10 @@ async def test_worker_makes_derivatives_served_only_by_signed_links(
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     assert got.headers["Cache-Control"] == "private"
     assert got.headers["Content-Type"] == "image/jpeg"
+    head = await client.head(body["derivatives"]["display"])  # headers only, and the connection stays sound
+    assert (head.status, head.headers["Content-Type"], await head.read()) == (200, "image/jpeg", b"")
+    again = await client.get(body["derivatives"]["display"])
+    assert (again.status, await again.read()) == (200, content)
     key = staffed.url_signing_key.get_secret_value().encode()
     expired = await client.get(sign_link(key, uuid.UUID(media_id), "display", int(time.time()) - 1))
     assert (expired.status, (await expired.json())["errors"][0]["code"]) == (403, "link_expired")
