@@ -20,6 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -28,7 +29,7 @@ from paht_shared.auth import Role
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("intake", "routing", "notify", "media")
-EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 12, schemathesis.GenerationMode.NEGATIVE: 12}
+EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 40, schemathesis.GenerationMode.NEGATIVE: 40}
 # The first allowed role in this order: the widest view, so that calls reach the code behind the role check.
 ROLE_PREFERENCE = (Role.ADMIN, Role.COORDINATOR, Role.OPERATOR, Role.OFFICER)
 OFFICER_AGENCY = "UBND-PHUONG-SOC-TRANG"
@@ -69,9 +70,11 @@ def _failures(operation: Operation, base_url: str, headers: dict[str, str], sess
                 checks=[not_a_server_error, response_schema_conformance],
                 timeout=30,
             )
-        except AssertionError as exc:
-            message = str(exc).splitlines()
-            found.setdefault(message[0] if message else type(exc).__name__, str(exc)[:3000])
+        except (AssertionError, FailureGroup) as exc:
+            failures = exc.exceptions if isinstance(exc, FailureGroup) else (exc,)
+            for failure in failures:
+                title = str(getattr(failure, "title", "")) or str(failure).split("\n", 1)[0]
+                found.setdefault(title, f"{title}\n{str(failure)[:1500]}\n{case.as_curl_command()}")
 
     run()
     return [f"{operation.label}: {text}" for text in found.values()]

@@ -59,6 +59,16 @@ async def test_bad_uploads_get_clear_errors(client: TestClient[Any, Any]) -> Non
     assert (await client.get("/api/v1/media/not-a-uuid")).status == 404
 
 
+async def test_a_part_with_malformed_headers_is_a_400(client: TestClient[Any, Any]) -> None:
+    """A control character in a part's field name (found by Schemathesis) is the client's mistake, not a 500."""
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="\x16"\r\n\r\n{}\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n' + JPEG + b"\r\n--b--\r\n"
+    )
+    resp = await client.post("/api/v1/media", data=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert (resp.status, (await resp.json())["errors"][0]["code"]) == (400, "invalid_multipart")
+
+
 async def test_readiness_checks_s3(client: TestClient[Any, Any]) -> None:
     """readyz reports PostgreSQL and the S3 bucket."""
     ready = await client.get("/readyz")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from multidict import MultiMapping
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
@@ -123,7 +124,8 @@ async def _form(request: web.Request) -> dict[str, str]:
         raise Open311Error(400, ["Dữ liệu phải gửi dạng form (application/x-www-form-urlencoded)."])
     try:
         form = await request.post()
-    except (ValueError, UnicodeDecodeError):
+    # BadHttpMessage: a part's headers are malformed (a control character in a field's name)
+    except (ValueError, UnicodeDecodeError, BadHttpMessage):
         raise Open311Error(400, ["Dữ liệu form không đọc được (cần mã hóa UTF-8)."]) from None
     fields: dict[str, str] = {}
     for name in form:
