@@ -1,21 +1,28 @@
 """The post-run personal-data scan (deploy/scan_personal_data.py) really looks: it can fail.
 
-`make test` runs the scan after pytest over every log and every topic; these tests run the same script
-against a log folder of their own and the real broker, where they put this session's data on purpose.
+`make test` runs the scan after pytest over every log, every topic, every table and intake's public API;
+these tests run the same script against a log folder of their own, the real broker and the real database
+(a scratch schema of their own), where they put this session's data on purpose.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import re
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from paht_shared.crypto import FieldCipher, Keyring
 from paht_shared.testing import pii
 from paht_shared.testing.kafka import publish, wait_until
 
@@ -34,14 +41,33 @@ def scan(infra: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def infra(tmp_path: Path, stack: dict[str, Any]) -> Path:
-    """An infra folder of the test's own: this session's values, clean logs, the real broker."""
-    (tmp_path / "stack.json").write_text(json.dumps({"kafka_bootstrap": stack["kafka_bootstrap"]}))
+    """An infra folder of the test's own: this session's values, clean logs, the real broker and database."""
+    own = {key: stack[key] for key in ("kafka_bootstrap", "admin_dsn")}
+    own["services"] = {"intake": stack["services"]["intake"]}
+    (tmp_path / "stack.json").write_text(json.dumps(own))
     pii.PERSON.save(tmp_path / pii.VALUES_FILE)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "intake-api.log").write_text('{"event": "report_received", "report_id": "r1"}\n')
     (tmp_path / "pg").mkdir()
     (tmp_path / "pg" / "server.log").write_text("LOG:  database system is ready to accept connections\n")
     return tmp_path
+
+
+@pytest.fixture
+async def scratch_schema(admin_dsn: str) -> AsyncIterator[str]:
+    """A schema nobody else uses, dropped afterwards so the final scan never sees what we put in."""
+    schema = f"pii_scan_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await conn.close()
+    yield schema
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
@@ -101,3 +127,50 @@ def test_scan_without_this_runs_values_fails_instead_of_passing(infra: Path) -> 
     result = scan(infra)
     assert result.returncode == 2, result.stdout
     assert "pii-values.json is missing" in result.stdout
+
+
+async def test_scan_reads_every_table_and_tells_plaintext_from_ciphertext(
+    infra: Path, own_topic: str, scratch_schema: str, admin_dsn: str
+) -> None:
+    """Encrypted columns pass; a CCCD in a JSON column and a name in a bytea column, stored in clear, fail,
+    named by schema, table and column, never by value."""
+    cipher = FieldCipher(Keyring.parse("k1:" + base64.b64encode(os.urandom(32)).decode()))
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(
+            f"CREATE TABLE {scratch_schema}.reporters (id int, name_enc bytea, phone_enc bytea, note text)"
+        )
+        await conn.execute(
+            f"INSERT INTO {scratch_schema}.reporters VALUES (1, $1, $2, 'đã ẩn')",
+            cipher.encrypt(pii.FULL_NAME, "reporters.name:1"),
+            cipher.encrypt(pii.PHONE, "reporters.phone:1"),
+        )
+        clean = scan(infra, "--topic", own_topic, "--schema", scratch_schema)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert "1 database row(s)" in clean.stdout
+
+        await conn.execute(f"CREATE TABLE {scratch_schema}.leaky (id int, payload jsonb, raw bytea, ok text)")
+        await conn.execute(
+            f"INSERT INTO {scratch_schema}.leaky VALUES (1, $1::jsonb, $2, 'x'), (2, '{{}}', NULL, 'y')",
+            json.dumps({"reporter": {"cccd": pii.CCCD}}),
+            pii.FULL_NAME.encode(),
+        )
+    finally:
+        await conn.close()
+    leaked = scan(infra, "--topic", own_topic, "--schema", scratch_schema)
+    assert leaked.returncode == 1, leaked.stdout + leaked.stderr
+    assert f"database {scratch_schema}.leaky.payload (1 row(s)): cccd" in leaked.stdout
+    assert f"database {scratch_schema}.leaky.raw (1 row(s)): full_name" in leaked.stdout
+    assert "reporters" not in leaked.stdout  # ciphertext never matches
+    assert ".ok" not in leaked.stdout
+    assert pii.find_leaks(leaked.stdout + leaked.stderr) == []
+
+
+def test_scan_reads_intakes_public_api(infra: Path, own_topic: str, scratch_schema: str) -> None:
+    """Public stats, every page of the public list with each report's detail, and Open311's pages: at least
+    the stats, one list page and one Open311 page are read, clean."""
+    result = scan(infra, "--topic", own_topic, "--schema", scratch_schema)
+    assert result.returncode == 0, result.stdout + result.stderr
+    answers = re.search(r"(\d+) public API answer\(s\)", result.stdout)
+    assert answers is not None, result.stdout
+    assert int(answers.group(1)) >= 3
