@@ -16,6 +16,7 @@ import pytest
 
 from paht_shared.auth import Role
 from paht_shared.testing import pii
+from paht_shared.testing.mail import recent_mail
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +32,7 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float =
 
 
 def citizen_emails(mail_dir: str, tracking_code: str) -> list[mailbox.MaildirMessage]:
-    if not Path(mail_dir, "new").exists():
-        return []
-    box = mailbox.Maildir(mail_dir, create=False)
-    return [m for m in box if m["To"] == pii.EMAIL and tracking_code in text_of(m)]
+    return [m for m in recent_mail(mail_dir) if m["To"] == pii.EMAIL and tracking_code in text_of(m)]
 
 
 def text_of(message: mailbox.MaildirMessage) -> str:

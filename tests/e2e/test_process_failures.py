@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import mailbox
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,6 +12,7 @@ import asyncpg
 
 from paht_shared.testing import pii
 from paht_shared.testing.kafka import wait_until
+from paht_shared.testing.mail import recent_mail
 
 from .conftest import devstack
 
@@ -30,11 +29,10 @@ async def submit(http: aiohttp.ClientSession, intake: str, n: int) -> str:
 
 def emails_by_report(mail_dir: str, ids: set[str]) -> dict[str, int]:
     counts = dict.fromkeys(ids, 0)
-    if Path(mail_dir, "new").exists():
-        for message in mailbox.Maildir(mail_dir, create=False):
-            report_id = message["X-PAHT-Report-Id"]
-            if report_id in counts and str(message["To"]).endswith("@paht.example"):  # the agency's email
-                counts[report_id] += 1
+    for message in recent_mail(mail_dir):
+        report_id = message["X-PAHT-Report-Id"]
+        if report_id in counts and str(message["To"]).endswith("@paht.example"):  # the agency's email
+            counts[report_id] += 1
     return counts
 
 

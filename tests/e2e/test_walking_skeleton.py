@@ -7,13 +7,13 @@ import json
 import mailbox
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from paht_shared.auth import Role
 from paht_shared.testing import pii
+from paht_shared.testing.mail import recent_mail
 
 
 async def test_every_service_answers_readyz(platform: dict[str, Any]) -> None:
@@ -27,11 +27,9 @@ async def test_every_service_answers_readyz(platform: dict[str, Any]) -> None:
 
 
 def agency_emails(mail_dir: str, report_id: str) -> list[mailbox.MaildirMessage]:
-    if not Path(mail_dir, "new").exists():
-        return []
     return [
         m
-        for m in mailbox.Maildir(mail_dir, create=False)
+        for m in recent_mail(mail_dir)
         if m["X-PAHT-Report-Id"] == report_id and str(m["To"]).endswith("@paht.example")  # not the citizen's
     ]
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import mailbox
 import os
 import secrets
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from paht_shared.testing import pii
 from paht_shared.testing.kafka import wait_until
+from paht_shared.testing.mail import recent_mail
 
 from .conftest import ROOT, devstack
 
@@ -87,11 +86,9 @@ async def submit(http: aiohttp.ClientSession, intake_port: int, media_port: int 
 
 
 def emails_for(mail_dir: str, report_id: str) -> int:
-    if not Path(mail_dir, "new").exists():
-        return 0
     return sum(
         1
-        for m in mailbox.Maildir(mail_dir, create=False)
+        for m in recent_mail(mail_dir)
         if m["X-PAHT-Report-Id"] == report_id
         and str(m["To"]).endswith("@paht.example")  # the agency's, not the citizen's
     )
