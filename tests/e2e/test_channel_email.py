@@ -11,9 +11,7 @@ import io
 import mailbox
 import os
 import smtplib
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from PIL import Image
 
 from paht_shared.contracts import topics
 from paht_shared.envelope import Envelope
-from paht_shared.testing.kafka import read_all
+from paht_shared.testing.kafka import read_all, until
 from paht_shared.testing.mail import recent_mail
 
 pytestmark = pytest.mark.e2e
@@ -42,16 +40,6 @@ def photo(colour: tuple[int, int, int]) -> bytes:
 def send(message: EmailMessage, sender: str) -> None:
     with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=30) as smtp:
         smtp.send_message(message, from_addr=sender, to_addrs=[PAHT_ADDRESS])
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"never saw {what}")
 
 
 def replies_to(mail_dir: str, address: str) -> list[mailbox.MaildirMessage]:

@@ -5,12 +5,10 @@ routed with the emergency deadline, and the recording claimed for the report and
 from __future__ import annotations
 
 import array
-import asyncio
 import io
 import math
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,9 +19,8 @@ from av.audio.stream import AudioStream
 
 from paht_shared.auth import Role
 from paht_shared.contracts import topics
-from paht_shared.envelope import Envelope
 from paht_shared.testing import pii
-from paht_shared.testing.kafka import read_all
+from paht_shared.testing.kafka import records_for, until
 
 pytestmark = pytest.mark.e2e
 
@@ -50,22 +47,6 @@ def call_recording(seconds: float = 2.0) -> bytes:
     return out.getvalue()
 
 
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"never saw {what}")
-
-
-async def records_of(bootstrap: str, topic: str, report_id: str) -> list[Envelope]:
-    return [
-        Envelope.from_bytes(r.value or b"") for r in await read_all(bootstrap, topic) if r.key == report_id.encode()
-    ]
-
-
 async def test_an_emergency_call_with_its_recording_reaches_the_agency(
     platform: dict[str, Any], staff_token: Callable[..., str]
 ) -> None:
@@ -90,7 +71,7 @@ async def test_an_emergency_call_with_its_recording_reaches_the_agency(
             created = await resp.json()
         report_id = created["id"]
         [submitted] = await until(
-            lambda: records_of(bootstrap, topics.REPORT_SUBMITTED, report_id), "report.submitted.v1 on the broker"
+            lambda: records_for(bootstrap, topics.REPORT_SUBMITTED, report_id), "report.submitted.v1 on the broker"
         )
         assert submitted.data["channel"] == "hotline"
         assert submitted.data["emergency"] is True
@@ -101,7 +82,7 @@ async def test_an_emergency_call_with_its_recording_reaches_the_agency(
         )  # received at once, whatever the hour
 
         async def assigned() -> dict[str, Any] | None:
-            changes = await records_of(bootstrap, topics.REPORT_STATUS_CHANGED, report_id)
+            changes = await records_for(bootstrap, topics.REPORT_STATUS_CHANGED, report_id)
             return next((c.data for c in changes if c.data["status"] == "assigned"), None)
 
         change = await until(assigned, "routing's assignment")

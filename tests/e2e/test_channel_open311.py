@@ -4,10 +4,8 @@ open311, routing assigns it, and the public GET shows it (open, with its agency)
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -15,27 +13,10 @@ import pytest
 
 from paht_shared.auth import Role
 from paht_shared.contracts import topics
-from paht_shared.envelope import Envelope
 from paht_shared.testing import pii
-from paht_shared.testing.kafka import read_all
+from paht_shared.testing.kafka import records_for, until
 
 pytestmark = pytest.mark.e2e
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"never saw {what}")
-
-
-async def records_of(bootstrap: str, topic: str, report_id: str) -> list[Envelope]:
-    return [
-        Envelope.from_bytes(r.value or b"") for r in await read_all(bootstrap, topic) if r.key == report_id.encode()
-    ]
 
 
 async def test_an_open311_request_is_routed_and_shown_publicly(
@@ -67,14 +48,14 @@ async def test_an_open311_request_is_routed_and_shown_publicly(
         code, token = answer["service_request_id"], answer["token"]
 
         [submitted] = await until(
-            lambda: records_of(bootstrap, topics.REPORT_SUBMITTED, token), "report.submitted.v1 on the broker"
+            lambda: records_for(bootstrap, topics.REPORT_SUBMITTED, token), "report.submitted.v1 on the broker"
         )
         assert submitted.data["channel"] == "open311"
         assert submitted.data["tracking_code"] == code
         assert submitted.data["category"] == "chieu-sang"
 
         async def assigned() -> dict[str, Any] | None:
-            changes = await records_of(bootstrap, topics.REPORT_STATUS_CHANGED, token)
+            changes = await records_for(bootstrap, topics.REPORT_STATUS_CHANGED, token)
             return next((c.data for c in changes if c.data["status"] == "assigned"), None)
 
         change = await until(assigned, "routing's assignment")

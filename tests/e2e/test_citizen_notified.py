@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import mailbox
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,10 @@ import pytest
 
 from paht_shared.auth import Role
 from paht_shared.testing import pii
+from paht_shared.testing.kafka import until
 from paht_shared.testing.mail import recent_mail
 
 pytestmark = pytest.mark.e2e
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"never saw {what}")
 
 
 def citizen_emails(mail_dir: str, tracking_code: str) -> list[mailbox.MaildirMessage]:

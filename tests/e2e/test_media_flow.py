@@ -3,10 +3,8 @@ attached to a report by the person who uploaded it, and served to the agency onl
 
 from __future__ import annotations
 
-import asyncio
 import io
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -15,6 +13,7 @@ from PIL import Image
 
 from paht_shared.auth import Role
 from paht_shared.testing import pii
+from paht_shared.testing.kafka import until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,16 +27,6 @@ def photo_with_gps() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (1200, 900), (30, 140, 60)).save(out, "JPEG", exif=exif)
     return out.getvalue()
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"never saw {what}")
 
 
 async def test_upload_sanitise_attach_and_serve_to_the_agency(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from paht_shared.envelope import Envelope
 from paht_shared.kafka import make_producer, topic_partitions
 
 
@@ -72,3 +73,19 @@ async def running(worker: Worker) -> AsyncIterator[None]:
     finally:
         worker.stop()
         await task
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60, interval: float = 0.3) -> Any:
+    """The first truthy answer of `check`, polled until `timeout`; AssertionError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(interval)
+    raise AssertionError(f"never saw {what}")
+
+
+async def records_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
+    """The envelopes on `topic` under `key` (a report's id): what really reached the broker about it."""
+    return [Envelope.from_bytes(r.value or b"") for r in await read_all(bootstrap, topic) if r.key == key.encode()]
