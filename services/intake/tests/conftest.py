@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -10,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from intake.app import build_app
 from intake.config import Settings
+from paht_shared.auth import generate_signing_key, public_jwks
 
 
 @pytest.fixture
@@ -33,4 +35,23 @@ def intake_settings(admin_dsn: str, intake_schema: str) -> Settings:
 @pytest.fixture
 async def client(intake_settings: Settings) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     async with TestClient(TestServer(build_app(intake_settings))) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def signing_key() -> str:
+    """The key a test signs its staff tokens with (paht_shared.auth.mint_token)."""
+    return generate_signing_key()
+
+
+@pytest.fixture
+def staff_settings(intake_settings: Settings, signing_key: str) -> Settings:
+    """Intake's test settings, trusting staff tokens signed with `signing_key`."""
+    return intake_settings.model_copy(update={"auth_jwks": json.dumps(public_jwks(signing_key))})
+
+
+@pytest.fixture
+async def staff_client(staff_settings: Settings) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """Intake in-process with staff tokens verified (the operator, admin and staff views)."""
+    async with TestClient(TestServer(build_app(staff_settings))) as test_client:
         yield test_client

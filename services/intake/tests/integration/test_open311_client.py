@@ -6,20 +6,15 @@ parsing). The library is synchronous: its calls run in a thread while the test s
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import requests
 import xmltodict  # type: ignore[import-untyped]  # no type information shipped
-from aiohttp.test_utils import TestClient, TestServer
 from georeport import GeoReport  # type: ignore[import-untyped]  # no type information shipped
 from intake_helpers import Client
 
-from intake.app import build_app
-from intake.config import Settings
-from paht_shared.auth import Role, generate_signing_key, mint_token, public_jwks
+from paht_shared.auth import Role, mint_token
 from paht_shared.testing import pii
 
 TIMEOUT = 10
@@ -48,22 +43,10 @@ class Open311Client(GeoReport):  # type: ignore[misc]  # the library's class is 
 
 
 @pytest.fixture
-def signing_key() -> str:
-    return generate_signing_key()
-
-
-@pytest.fixture
-async def client(intake_settings: Settings, signing_key: str) -> AsyncIterator[Client]:
-    settings = intake_settings.model_copy(update={"auth_jwks": json.dumps(public_jwks(signing_key))})
-    async with TestClient(TestServer(build_app(settings))) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-async def api_key(client: Client, signing_key: str) -> str:
+async def api_key(staff_client: Client, signing_key: str) -> str:
     """A key issued by an admin through the admin endpoint."""
     token = mint_token(signing_key, "quan.tri", Role.ADMIN)
-    resp = await client.post(
+    resp = await staff_client.post(
         "/api/v1/admin/open311-keys", json={"client": "georeport"}, headers={"Authorization": f"Bearer {token}"}
     )
     assert resp.status == 201
@@ -72,10 +55,12 @@ async def api_key(client: Client, signing_key: str) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-async def test_a_report_sent_with_the_georeport_library_is_found_again(client: Client, api_key: str, fmt: str) -> None:
+async def test_a_report_sent_with_the_georeport_library_is_found_again(
+    staff_client: Client, api_key: str, fmt: str
+) -> None:
     """Services and a definition, a POST with an api key, the request in GET requests (it is public), by id,
     and its token, all through the library in one format."""
-    open311 = Open311Client(str(client.make_url("/open311/v2")), api_key=api_key, output_format=fmt)
+    open311 = Open311Client(str(staff_client.make_url("/open311/v2")), api_key=api_key, output_format=fmt)
 
     services = await asyncio.to_thread(open311.get_service_list)
     assert "rac-thai" in [s["service_code"] for s in services]

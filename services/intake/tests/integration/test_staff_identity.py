@@ -5,40 +5,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 import structlog
-from aiohttp.test_utils import TestClient, TestServer
 from intake_helpers import Client, connect, routing_says, submitted
 
-from intake.app import build_app
 from intake.config import Settings
 from paht_shared import audit
-from paht_shared.auth import Role, generate_signing_key, mint_token, public_jwks
+from paht_shared.auth import Role, mint_token
 from paht_shared.contracts import ReportStatus
 from paht_shared.testing import pii
 
 REASON = "Liên hệ người phản ánh để xác minh vị trí sự việc"
-
-
-@pytest.fixture
-def signing_key() -> str:
-    return generate_signing_key()
-
-
-@pytest.fixture
-def settings(intake_settings: Settings, signing_key: str) -> Settings:
-    """Intake's test settings, trusting staff tokens signed with `signing_key`."""
-    return intake_settings.model_copy(update={"auth_jwks": json.dumps(public_jwks(signing_key))})
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(build_app(settings))) as test_client:
-        yield test_client
 
 
 @pytest.fixture
@@ -52,21 +32,23 @@ def coordinator(signing_key: str) -> str:
     return mint_token(signing_key, "dieu.phoi", Role.COORDINATOR)
 
 
-async def assigned_report(client: Client, settings: Settings, body: dict[str, Any] | None = None) -> dict[str, Any]:
+async def assigned_report(
+    staff_client: Client, staff_settings: Settings, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A submitted report that routing assigned to SNNMT."""
-    created = await submitted(client, body)
-    await routing_says(settings, created, 1, ReportStatus.ASSIGNED)
+    created = await submitted(staff_client, body)
+    await routing_says(staff_settings, created, 1, ReportStatus.ASSIGNED)
     return created
 
 
-async def view(client: Client, report_id: str, token: str | None, reason: str | None = REASON) -> Any:
+async def view(staff_client: Client, report_id: str, token: str | None, reason: str | None = REASON) -> Any:
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     params = {} if reason is None else {"reason": reason}
-    return await client.get(f"/api/v1/staff/reports/{report_id}/reporter", headers=headers, params=params)
+    return await staff_client.get(f"/api/v1/staff/reports/{report_id}/reporter", headers=headers, params=params)
 
 
-async def audit_rows(settings: Settings) -> list[asyncpg.Record]:
-    conn = await connect(settings)
+async def audit_rows(staff_settings: Settings) -> list[asyncpg.Record]:
+    conn = await connect(staff_settings)
     try:
         return list(await conn.fetch("SELECT * FROM audit_log ORDER BY id"))
     finally:
@@ -81,14 +63,14 @@ def sample(anonymous: bool = False, consent: bool = True) -> dict[str, Any]:
 
 
 async def test_officer_of_the_responsible_agency_sees_the_reporter(
-    client: Client, settings: Settings, officer: str
+    staff_client: Client, staff_settings: Settings, officer: str
 ) -> None:
     """200 with the decrypted identity (phone in E.164), not cached, one audit row with who, why and which
     report, and log lines that carry the report id and the actor but no personal data."""
-    created = await assigned_report(client, settings)
+    created = await assigned_report(staff_client, staff_settings)
 
     with structlog.testing.capture_logs() as logs:
-        resp = await view(client, created["id"], officer)
+        resp = await view(staff_client, created["id"], officer)
 
     assert resp.status == 200, await resp.text()
     assert resp.headers["Cache-Control"] == "no-store"
@@ -103,7 +85,7 @@ async def test_officer_of_the_responsible_agency_sees_the_reporter(
             "email": pii.EMAIL,
         },
     }
-    [row] = await audit_rows(settings)
+    [row] = await audit_rows(staff_settings)
     assert dict(row) | {"id": 0, "at": None, "prev_hash": b"", "hash": b""} == {
         "id": 0,
         "at": None,
@@ -125,42 +107,42 @@ async def test_officer_of_the_responsible_agency_sees_the_reporter(
 
 
 async def test_officer_of_another_agency_gets_the_unknown_report_answer(
-    client: Client, settings: Settings, signing_key: str
+    staff_client: Client, staff_settings: Settings, signing_key: str
 ) -> None:
     """An SXD officer asking for an SNNMT report gets exactly what an unknown report gets: a 404 without
     personal data. The attempt is audited (out of scope)."""
-    created = await assigned_report(client, settings)
+    created = await assigned_report(staff_client, staff_settings)
     sxd = mint_token(signing_key, "officer.sxd", Role.OFFICER, agency="SXD")
 
-    resp = await view(client, created["id"], sxd)
-    unknown = await view(client, str(uuid.uuid4()), sxd)
+    resp = await view(staff_client, created["id"], sxd)
+    unknown = await view(staff_client, str(uuid.uuid4()), sxd)
 
     assert (resp.status, unknown.status) == (404, 404)
     text = await resp.text()
     assert text == await unknown.text()
     assert pii.find_leaks(text) == []
     assert json.loads(text)["errors"][0]["code"] == "report_not_found"
-    assert [(r["action"], r["actor"], r["report_id"]) for r in await audit_rows(settings)] == [
+    assert [(r["action"], r["actor"], r["report_id"]) for r in await audit_rows(staff_settings)] == [
         ("identity_out_of_scope", "officer.sxd", uuid.UUID(created["id"]))
     ]
 
 
 async def test_coordinator_sees_every_report(
-    client: Client, settings: Settings, coordinator: str, officer: str
+    staff_client: Client, staff_settings: Settings, coordinator: str, officer: str
 ) -> None:
     """A coordinator sees the reporter of an assigned report and of one no agency holds yet; an officer sees
     neither of the unassigned one."""
-    assigned = await assigned_report(client, settings)
-    waiting = await submitted(client)
+    assigned = await assigned_report(staff_client, staff_settings)
+    waiting = await submitted(staff_client)
 
-    first = await view(client, assigned["id"], coordinator)
-    second = await view(client, waiting["id"], coordinator)
-    refused = await view(client, waiting["id"], officer)
+    first = await view(staff_client, assigned["id"], coordinator)
+    second = await view(staff_client, waiting["id"], coordinator)
+    refused = await view(staff_client, waiting["id"], officer)
 
     assert (first.status, second.status, refused.status) == (200, 200, 404)
     assert (await second.json())["reporter"]["cccd"] == pii.CCCD
     assert pii.find_leaks(await refused.text()) == []
-    rows = await audit_rows(settings)
+    rows = await audit_rows(staff_settings)
     assert [(r["action"], r["actor_role"], r["actor_agency"]) for r in rows] == [
         ("identity_viewed", "coordinator", None),
         ("identity_viewed", "coordinator", None),
@@ -170,13 +152,13 @@ async def test_coordinator_sees_every_report(
 
 @pytest.mark.parametrize(("anonymous", "consent"), [(True, True), (False, False), (True, False)])
 async def test_identity_not_shared_is_refused_and_audited(
-    client: Client, settings: Settings, officer: str, anonymous: bool, consent: bool
+    staff_client: Client, staff_settings: Settings, officer: str, anonymous: bool, consent: bool
 ) -> None:
     """Anonymous, or no consent to agencies seeing who reported: 403 `identity_not_shared` without personal
     data, and the refused attempt is in the audit log."""
-    created = await assigned_report(client, settings, sample(anonymous=anonymous, consent=consent))
+    created = await assigned_report(staff_client, staff_settings, sample(anonymous=anonymous, consent=consent))
 
-    resp = await view(client, created["id"], officer)
+    resp = await view(staff_client, created["id"], officer)
 
     assert resp.status == 403
     assert resp.headers["Cache-Control"] == "no-store"
@@ -189,7 +171,7 @@ async def test_identity_not_shared_is_refused_and_audited(
             "message": "Người phản ánh không đồng ý cung cấp thông tin cá nhân hoặc gửi ẩn danh.",
         }
     ]
-    [row] = await audit_rows(settings)
+    [row] = await audit_rows(staff_settings)
     assert (row["action"], row["actor"], row["report_id"], row["reason"]) == (
         "identity_refused",
         "officer.snnmt",
@@ -199,54 +181,56 @@ async def test_identity_not_shared_is_refused_and_audited(
 
 
 @pytest.mark.parametrize("reason", [None, "", "   Xem thử   ", "x" * 501])
-async def test_a_reason_is_required(client: Client, settings: Settings, officer: str, reason: str | None) -> None:
+async def test_a_reason_is_required(
+    staff_client: Client, staff_settings: Settings, officer: str, reason: str | None
+) -> None:
     """No reason, a blank one, under 10 characters once trimmed, or over 500: 422 and nothing audited."""
-    created = await assigned_report(client, settings)
+    created = await assigned_report(staff_client, staff_settings)
 
-    resp = await view(client, created["id"], officer, reason)
+    resp = await view(staff_client, created["id"], officer, reason)
 
     assert resp.status == 422
     [error] = (await resp.json())["errors"]
     assert (error["field"], error["code"]) == ("reason", "reason_required")
     assert "lý do" in error["message"]
-    assert await audit_rows(settings) == []
+    assert await audit_rows(staff_settings) == []
 
 
-async def test_a_staff_token_is_required(client: Client, settings: Settings, signing_key: str) -> None:
+async def test_a_staff_token_is_required(staff_client: Client, staff_settings: Settings, signing_key: str) -> None:
     """No token: 401; a hotline operator's token: 403. Neither shows anything nor writes an audit row."""
-    created = await assigned_report(client, settings)
+    created = await assigned_report(staff_client, staff_settings)
     operator = mint_token(signing_key, "tong.dai", Role.OPERATOR, agency="SNNMT")
 
-    anonymous_caller = await view(client, created["id"], None)
-    hotline = await view(client, created["id"], operator)
+    anonymous_caller = await view(staff_client, created["id"], None)
+    hotline = await view(staff_client, created["id"], operator)
 
     assert (anonymous_caller.status, hotline.status) == (401, 403)
     assert (await anonymous_caller.json())["errors"][0]["code"] == "token_required"
     assert pii.find_leaks(await anonymous_caller.text() + await hotline.text()) == []
-    assert await audit_rows(settings) == []
+    assert await audit_rows(staff_settings) == []
 
 
 async def test_three_views_leave_a_verified_chain(
-    client: Client, settings: Settings, officer: str, coordinator: str
+    staff_client: Client, staff_settings: Settings, officer: str, coordinator: str
 ) -> None:
     """Two views and one refusal: three rows, in order, and the chain on intake's schema verifies."""
-    named = await assigned_report(client, settings)
-    anonymous = await assigned_report(client, settings, sample(anonymous=True))
+    named = await assigned_report(staff_client, staff_settings)
+    anonymous = await assigned_report(staff_client, staff_settings, sample(anonymous=True))
 
     statuses = [
-        (await view(client, named["id"], officer)).status,
-        (await view(client, named["id"], coordinator, "Điều phối kiểm tra lại thông tin liên hệ")).status,
-        (await view(client, anonymous["id"], coordinator)).status,
+        (await view(staff_client, named["id"], officer)).status,
+        (await view(staff_client, named["id"], coordinator, "Điều phối kiểm tra lại thông tin liên hệ")).status,
+        (await view(staff_client, anonymous["id"], coordinator)).status,
     ]
 
     assert statuses == [200, 200, 403]
-    conn = await connect(settings)
+    conn = await connect(staff_settings)
     try:
         check = await audit.verify(conn)
     finally:
         await conn.close()
     assert (check.ok, check.rows) == (True, 3)
-    rows = await audit_rows(settings)
+    rows = await audit_rows(staff_settings)
     assert [(r["action"], r["actor"]) for r in rows] == [
         ("identity_viewed", "officer.snnmt"),
         ("identity_viewed", "dieu.phoi"),
@@ -255,30 +239,32 @@ async def test_three_views_leave_a_verified_chain(
     assert check.head_hash == bytes(rows[-1]["hash"])
 
 
-async def test_personal_data_in_the_reason_is_masked(client: Client, settings: Settings, officer: str) -> None:
+async def test_personal_data_in_the_reason_is_masked(
+    staff_client: Client, staff_settings: Settings, officer: str
+) -> None:
     """The audit log can never be erased: a reason naming the reporter or their phone is stored masked."""
-    created = await assigned_report(client, settings)
+    created = await assigned_report(staff_client, staff_settings)
 
-    resp = await view(client, created["id"], officer, f"Gọi cho {pii.FULL_NAME} theo số {pii.PHONE} để xác minh")
+    resp = await view(staff_client, created["id"], officer, f"Gọi cho {pii.FULL_NAME} theo số {pii.PHONE} để xác minh")
 
     assert resp.status == 200
-    [row] = await audit_rows(settings)
+    [row] = await audit_rows(staff_settings)
     assert pii.find_leaks(row["reason"]) == []
     assert row["reason"] == "Gọi cho [đã ẩn] theo số [đã ẩn] để xác minh"
 
 
 async def test_nothing_is_shown_when_the_audit_row_cannot_be_written(
-    client: Client, settings: Settings, officer: str, admin_dsn: str
+    staff_client: Client, staff_settings: Settings, officer: str, admin_dsn: str
 ) -> None:
     """The audit log is gone (a broken migration, say): 503 with Retry-After and no personal data."""
-    created = await assigned_report(client, settings)
-    conn = await asyncpg.connect(admin_dsn, server_settings={"search_path": settings.db_schema})
+    created = await assigned_report(staff_client, staff_settings)
+    conn = await asyncpg.connect(admin_dsn, server_settings={"search_path": staff_settings.db_schema})
     try:
         await conn.execute("DROP TABLE audit_log")
     finally:
         await conn.close()
 
-    resp = await view(client, created["id"], officer)
+    resp = await view(staff_client, created["id"], officer)
 
     assert resp.status == 503
     assert resp.headers["Retry-After"]
@@ -286,10 +272,12 @@ async def test_nothing_is_shown_when_the_audit_row_cannot_be_written(
     assert pii.find_leaks(await resp.text()) == []
 
 
-async def test_a_malformed_report_id_is_not_found(client: Client, settings: Settings, coordinator: str) -> None:
+async def test_a_malformed_report_id_is_not_found(
+    staff_client: Client, staff_settings: Settings, coordinator: str
+) -> None:
     """Not a UUID: the same 404 as an unknown report, nothing audited."""
-    resp = await view(client, "PA-ABCDEFGH", coordinator)
+    resp = await view(staff_client, "PA-ABCDEFGH", coordinator)
 
     assert resp.status == 404
     assert (await resp.json())["errors"][0]["code"] == "report_not_found"
-    assert await audit_rows(settings) == []
+    assert await audit_rows(staff_settings) == []
