@@ -75,80 +75,61 @@ class RuleQuery(BaseModel):
     at: datetime | None = None
 
 
-def _work(path: str, summary: str, body: type[BaseModel]) -> Operation:
-    return Operation(
-        "POST",
-        f"/api/v1/work/reports/{{report_id}}/{path}",
-        summary,
-        {200: WorkItem},
-        body=body,
-        auth=(STAFF,),
-        roles=STAFF_ROLES,
-        path_params=REPORT_ID,
-        tags=("work",),
-    )
+def _staff(
+    tag: str, roles: Any, method: Any, path: str, summary: str, replies: dict[int, Any], **more: Any
+) -> Operation:
+    """An operation for staff tokens of `roles`."""
+    return Operation(method, path, summary, replies, auth=(STAFF,), roles=roles, tags=(tag,), **more)
+
+
+def _work(path: str, summary: str, body: type[BaseModel] | None = None) -> Operation:
+    """An action of the report's lead agency."""
+    reply = {200: WorkItem}
+    return _staff(
+        "work", STAFF_ROLES, "POST", f"/api/v1/work/reports/{{report_id}}/{path}", summary, reply,
+        body=body, path_params=REPORT_ID,
+    )  # fmt: skip
+
+
+def _queue(tag: str, roles: Any, path: str, summary: str) -> Operation:
+    """A page of reports (an agency's queue, the coordinator's lists)."""
+    return _staff(tag, roles, "GET", path, summary, {200: WorkPage}, query=QueueQuery)
 
 
 def _coordination(path: str, summary: str, body: type[BaseModel]) -> Operation:
-    return Operation(
-        "POST",
-        f"/api/v1/coordination/reports/{{report_id}}/{path}",
-        summary,
-        {200: WorkItem},
-        body=body,
-        auth=(STAFF,),
-        roles=COORDINATORS,
-        path_params=REPORT_ID,
-        tags=("coordination",),
-    )
+    reply = {200: WorkItem}
+    return _staff(
+        "coordination", COORDINATORS, "POST", f"/api/v1/coordination/reports/{{report_id}}/{path}", summary, reply,
+        body=body, path_params=REPORT_ID,
+    )  # fmt: skip
 
 
 def _admin(method: Any, path: str, summary: str, replies: dict[int, Any], **more: Any) -> Operation:
-    return Operation(method, path, summary, replies, auth=(STAFF,), roles=ADMINS, tags=("admin",), **more)
+    return _staff("admin", ADMINS, method, path, summary, replies, **more)
 
 
 OPERATIONS = (
     Operation("GET", "/api/v1/agencies", "Active agencies.", {200: list[Agency]}, tags=("agencies",)),
-    Operation(
+    _staff(
+        "agencies",
+        STAFF_ROLES,
         "GET",
         "/api/v1/agencies/{code}/assignments",
         "An agency's newest assignments.",
         {200: list[AssignmentView]},
         query=LimitQuery,
-        auth=(STAFF,),
-        roles=STAFF_ROLES,
-        tags=("agencies",),
     ),
-    Operation(
-        "GET",
-        "/api/v1/work/reports",
-        "The caller's work queue (an officer's own agency).",
-        {200: WorkPage},
-        query=QueueQuery,
-        auth=(STAFF,),
-        roles=STAFF_ROLES,
-        tags=("work",),
-    ),
-    Operation(
+    _queue("work", STAFF_ROLES, "/api/v1/work/reports", "The caller's work queue (an officer's own agency)."),
+    _staff(
+        "work",
+        STAFF_ROLES,
         "GET",
         "/api/v1/work/reports/{report_id}",
         "One report with its history.",
         {200: WorkItemDetail},
-        auth=(STAFF,),
-        roles=STAFF_ROLES,
         path_params=REPORT_ID,
-        tags=("work",),
     ),
-    Operation(
-        "POST",
-        "/api/v1/work/reports/{report_id}/accept",
-        "Accept the report for handling.",
-        {200: WorkItem},
-        auth=(STAFF,),
-        roles=STAFF_ROLES,
-        path_params=REPORT_ID,
-        tags=("work",),
-    ),
+    _work("accept", "Accept the report for handling."),
     _work("return", "Return a report that is not the agency's.", ReturnBody),
     _work("information-requests", "Ask the citizen for information.", InformationRequestBody),
     _work("extension-requests", "Ask the coordinator for more time.", ExtensionBody),
@@ -156,34 +137,15 @@ OPERATIONS = (
     _work("contributions", "A co-agency's contribution.", TextBody),
     _work("answer", "Answer the report.", AnswerBody),
     _work("reject", "Refuse the report (out of scope, duplicate, ...).", RejectBody),
-    Operation(
-        "GET",
-        "/api/v1/coordination/triage",
-        "Reports no rule could route.",
-        {200: WorkPage},
-        query=QueueQuery,
-        auth=(STAFF,),
-        roles=COORDINATORS,
-        tags=("coordination",),
-    ),
-    Operation(
-        "GET",
-        "/api/v1/coordination/overdue",
-        "Overdue reports.",
-        {200: WorkPage},
-        query=QueueQuery,
-        auth=(STAFF,),
-        roles=COORDINATORS,
-        tags=("coordination",),
-    ),
-    Operation(
+    _queue("coordination", COORDINATORS, "/api/v1/coordination/triage", "Reports no rule could route."),
+    _queue("coordination", COORDINATORS, "/api/v1/coordination/overdue", "Overdue reports."),
+    _staff(
+        "coordination",
+        COORDINATORS,
         "GET",
         "/api/v1/coordination/load",
         "Open, overdue and answered reports per agency.",
         {200: list[AgencyLoad]},
-        auth=(STAFF,),
-        roles=COORDINATORS,
-        tags=("coordination",),
     ),
     _coordination("reassign", "Give the report to another agency.", ReassignBody),
     _coordination("merge", "Merge the report into another.", MergeBody),
@@ -208,14 +170,13 @@ OPERATIONS = (
         body=OidcLoginRequest,
         tags=("auth",),
     ),
-    Operation(
+    _staff(
+        "auth",
+        (*STAFF_ROLES, Role.OPERATOR),
         "POST",
         "/api/v1/auth/refresh",
         "A fresh token for the caller.",
         {200: IssuedToken},
-        auth=(STAFF,),
-        roles=(*STAFF_ROLES, Role.OPERATOR),
-        tags=("auth",),
     ),
     _admin("GET", "/api/v1/admin/staff", "Staff accounts.", {200: list[StaffView]}),
     _admin("POST", "/api/v1/admin/staff", "Create a staff account.", {201: StaffView}, body=CreateStaff),
