@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from PIL import Image
@@ -60,16 +61,15 @@ class Answers:
         return min((a.answered for a in self.log if a.asked >= moment and a.status == status), default=None)
 
 
-class ReportLoad:
-    """Submits CHAOS_RATE reports per second until stopped; `acknowledged` maps each 201's report id to its key."""
+class SteadyLoad:
+    """Sends one request `rate` times per second until stopped, each retried (with the same request, so the
+    same Idempotency-Key) after a 5xx or a dropped connection until it is answered; subclasses say what a
+    request is (`_post`) and what an acknowledgement keeps (`_acknowledge`)."""
 
-    def __init__(self, url: str, rate: float) -> None:
-        self._url = f"{url}/api/v1/reports"
+    def __init__(self, rate: float) -> None:
         self._rate = rate
-        self._base = 1_000_000 + secrets.randbelow(8_000_000)  # fresh phones and addresses: intake limits per hour
         self._stopping = asyncio.Event()
         self.answers = Answers()
-        self.acknowledged: dict[str, str] = {}  # report id -> Idempotency-Key
         self.submitted = 0
         self.gave_up = 0
         self.client_errors: collections.Counter[int] = collections.Counter()
@@ -77,12 +77,15 @@ class ReportLoad:
     def stop(self) -> None:
         self._stopping.set()
 
+    def _session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)
+
     async def run(self) -> None:
         began = time.monotonic()
         tasks: list[asyncio.Task[None]] = []
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200), timeout=REQUEST_TIMEOUT) as http:
+        async with self._session() as http:
             while not self._stopping.is_set():
-                tasks.append(asyncio.create_task(self._citizen(http, self.submitted)))
+                tasks.append(asyncio.create_task(self._until_answered(http, self.submitted)))
                 self.submitted += 1
                 delay = began + self.submitted / self._rate - time.monotonic()
                 if delay > 0:
@@ -90,19 +93,16 @@ class ReportLoad:
                         await asyncio.wait_for(self._stopping.wait(), delay)
             await asyncio.gather(*tasks)
 
-    async def _citizen(self, http: aiohttp.ClientSession, n: int) -> None:
-        caller = self._base + n
-        headers = caller_headers(caller)  # one key for every retry
-        body = sample_report(category=CATEGORIES[n % len(CATEGORIES)], caller=caller)
+    async def _until_answered(self, http: aiohttp.ClientSession, n: int) -> None:
         deadline = time.monotonic() + GIVE_UP_SECONDS
         while time.monotonic() < deadline:
             asked = time.monotonic()
             try:
-                async with http.post(self._url, json=body, headers=headers) as resp:
+                async with self._post(http, n) as resp:
                     payload = await resp.read()
                     self.answers.record(asked, resp.status)
                     if resp.status == 201:
-                        self.acknowledged[str(json.loads(payload)["id"])] = headers["Idempotency-Key"]
+                        self._acknowledge(n, json.loads(payload))
                         return
                     if resp.status < 500:
                         self.client_errors[resp.status] += 1  # a refusal the client cannot fix by retrying
@@ -112,6 +112,38 @@ class ReportLoad:
             await asyncio.sleep(RETRY_PAUSE_SECONDS)
         self.gave_up += 1
 
+    def _post(self, http: aiohttp.ClientSession, n: int) -> Any:
+        raise NotImplementedError
+
+    def _acknowledge(self, n: int, answer: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class ReportLoad(SteadyLoad):
+    """Submits CHAOS_RATE reports per second until stopped; `acknowledged` maps each 201's report id to its key."""
+
+    def __init__(self, url: str, rate: float) -> None:
+        super().__init__(rate)
+        self._url = f"{url}/api/v1/reports"
+        self._base = 1_000_000 + secrets.randbelow(8_000_000)  # fresh phones and addresses: intake limits per hour
+        self.acknowledged: dict[str, str] = {}  # report id -> Idempotency-Key
+        self._pending: dict[int, tuple[dict[str, object], dict[str, str]]] = {}  # n -> (body, headers) until a 201
+
+    def _session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200), timeout=REQUEST_TIMEOUT)
+
+    def _post(self, http: aiohttp.ClientSession, n: int) -> Any:
+        if n not in self._pending:  # drawn once: every retry of the n-th report sends the same key
+            caller = self._base + n
+            self._pending[n] = (sample_report(category=CATEGORIES[n % len(CATEGORIES)], caller=caller),
+                                caller_headers(caller))  # fmt: skip
+        body, headers = self._pending[n]
+        return http.post(self._url, json=body, headers=headers)
+
+    def _acknowledge(self, n: int, answer: dict[str, Any]) -> None:
+        _, headers = self._pending.pop(n)
+        self.acknowledged[str(answer["id"])] = headers["Idempotency-Key"]
+
 
 def small_photo(n: int) -> bytes:
     out = io.BytesIO()
@@ -119,54 +151,18 @@ def small_photo(n: int) -> bytes:
     return out.getvalue()
 
 
-class MediaLoad:
-    """Uploads a small photo `rate` times per second until stopped, retrying after a 5xx or a dropped
-    connection; `acknowledged` holds the id of every 201."""
+class MediaLoad(SteadyLoad):
+    """Uploads a small photo `rate` times per second until stopped; `acknowledged` holds the id of every 201."""
 
     def __init__(self, url: str, rate: float) -> None:
+        super().__init__(rate)
         self._url = f"{url}/api/v1/media"
-        self._rate = rate
-        self._stopping = asyncio.Event()
-        self.answers = Answers()
         self.acknowledged: list[str] = []
-        self.submitted = 0
-        self.gave_up = 0
-        self.client_errors: collections.Counter[int] = collections.Counter()
 
-    def stop(self) -> None:
-        self._stopping.set()
+    def _post(self, http: aiohttp.ClientSession, n: int) -> Any:
+        form = aiohttp.FormData()
+        form.add_field("file", small_photo(n), filename="anh.jpg", content_type="image/jpeg")
+        return http.post(self._url, data=form)
 
-    async def run(self) -> None:
-        began = time.monotonic()
-        tasks: list[asyncio.Task[None]] = []
-        async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as http:
-            while not self._stopping.is_set():
-                tasks.append(asyncio.create_task(self._upload(http, self.submitted)))
-                self.submitted += 1
-                delay = began + self.submitted / self._rate - time.monotonic()
-                if delay > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), delay)
-            await asyncio.gather(*tasks)
-
-    async def _upload(self, http: aiohttp.ClientSession, n: int) -> None:
-        photo = small_photo(n)
-        deadline = time.monotonic() + GIVE_UP_SECONDS
-        while time.monotonic() < deadline:
-            form = aiohttp.FormData()
-            form.add_field("file", photo, filename="anh.jpg", content_type="image/jpeg")
-            asked = time.monotonic()
-            try:
-                async with http.post(self._url, data=form) as resp:
-                    payload = await resp.read()
-                    self.answers.record(asked, resp.status)
-                    if resp.status == 201:
-                        self.acknowledged.append(str(json.loads(payload)["id"]))
-                        return
-                    if resp.status < 500:
-                        self.client_errors[resp.status] += 1
-                        return
-            except (aiohttp.ClientError, TimeoutError):
-                self.answers.record(asked, CONNECTION_ERROR)
-            await asyncio.sleep(RETRY_PAUSE_SECONDS)
-        self.gave_up += 1
+    def _acknowledge(self, n: int, answer: dict[str, Any]) -> None:
+        self.acknowledged.append(str(answer["id"]))
