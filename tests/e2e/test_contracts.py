@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,7 @@ from paht_shared.contracts import (
 from paht_shared.contracts.dispatch import Dispatch
 from paht_shared.envelope import Envelope
 from paht_shared.testing import pii
-from paht_shared.testing.kafka import read_all
+from paht_shared.testing.kafka import read_all, until
 from routing.config import Settings as RoutingSettings
 from routing.consumers import subscriptions as routing_subscriptions
 
@@ -129,15 +127,6 @@ async def submit_and_follow(platform: dict[str, Any], signing_key: str) -> str:
 
     await until(closed, "routing closing the rated report")
     return str(created["id"])
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"never saw {what}")
 
 
 async def records_of(bootstrap: str, topic: str, report_id: str) -> list[tuple[Envelope, dict[str, bytes]]]:

@@ -21,13 +21,11 @@ before it reads a body. Accepting needs no body: the agency's officer accepts (2
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import io
 import os
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +37,7 @@ from paht_devstack.config import Config
 from paht_devstack.services import find, service_env
 from paht_shared.auth import Role
 from paht_shared.testing import pii
+from paht_shared.testing.kafka import until
 
 pytestmark = pytest.mark.e2e
 
@@ -245,16 +244,6 @@ def small_photo() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 120, 40)).save(out, "PNG")
     return out.getvalue()
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"never saw {what}")
 
 
 @dataclass

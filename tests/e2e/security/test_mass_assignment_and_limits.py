@@ -14,10 +14,8 @@ deleted after an hour), so there is nothing to test for them here.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -26,6 +24,7 @@ import pytest
 
 from paht_shared.auth import Role
 from paht_shared.testing import pii
+from paht_shared.testing.kafka import until
 
 pytestmark = pytest.mark.e2e
 
@@ -55,16 +54,6 @@ def unique_caller() -> int:
 def address() -> str:
     n = uuid.uuid4().int
     return f"198.51.{n % 250}.{n // 250 % 250 + 1}"
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"never saw {what}")
 
 
 class Platform:

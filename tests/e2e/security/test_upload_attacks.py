@@ -15,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import io
 import struct
-import time
 import uuid
 import zipfile
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -28,6 +27,8 @@ import pytest
 from minio import Minio
 from multidict import CIMultiDictProxy
 from PIL import Image
+
+from paht_shared.testing.kafka import until
 
 pytestmark = pytest.mark.e2e
 
@@ -88,16 +89,6 @@ def multipart(data: bytes, filename: bytes, content_type: bytes = b"image/jpeg")
         b"Content-Type: " + content_type + b"\r\n\r\n"
     )
     return head + data + b"\r\n--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"never saw {what}")
 
 
 class Media:

@@ -92,3 +92,12 @@ async def outbox_events(settings: Settings, topic: str) -> list[Envelope]:
     finally:
         await conn.close()
     return [Envelope.model_validate_json(bytes(r["payload"])) for r in rows]
+
+
+async def audit_rows(settings: Settings) -> list[asyncpg.Record]:
+    """The audit log of the test's schema, oldest first."""
+    conn = await connect(settings)
+    try:
+        return list(await conn.fetch("SELECT * FROM audit_log ORDER BY id"))
+    finally:
+        await conn.close()

@@ -8,9 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import pytest
-from intake_helpers import Client, connect, submitted
+from intake_helpers import Client, audit_rows, connect, submitted
 
 from intake import service
 from intake.config import Settings
@@ -172,14 +171,6 @@ async def test_a_retried_call_is_one_report(
     conn = await connect(staff_settings)
     try:
         assert await conn.fetchval("SELECT count(*) FROM reports") == 1
-    finally:
-        await conn.close()
-
-
-async def audit_rows(staff_settings: Settings) -> list[asyncpg.Record]:
-    conn = await connect(staff_settings)
-    try:
-        return list(await conn.fetch("SELECT * FROM audit_log ORDER BY id"))
     finally:
         await conn.close()
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 import structlog
-from intake_helpers import Client, connect, routing_says, submitted
+from intake_helpers import Client, audit_rows, connect, routing_says, submitted
 
 from intake.config import Settings
 from paht_shared import audit
@@ -45,14 +45,6 @@ async def view(staff_client: Client, report_id: str, token: str | None, reason: 
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     params = {} if reason is None else {"reason": reason}
     return await staff_client.get(f"/api/v1/staff/reports/{report_id}/reporter", headers=headers, params=params)
-
-
-async def audit_rows(staff_settings: Settings) -> list[asyncpg.Record]:
-    conn = await connect(staff_settings)
-    try:
-        return list(await conn.fetch("SELECT * FROM audit_log ORDER BY id"))
-    finally:
-        await conn.close()
 
 
 def sample(anonymous: bool = False, consent: bool = True) -> dict[str, Any]:
