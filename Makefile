@@ -94,10 +94,19 @@ bench-restart: infra
 	$(PY) deploy/devstack.py services-up
 	$(PY) benchmarks/postgres_restart.py
 
-# Faults injected under a steady load (chaos/, README "Chaos"): each proved, then every guarantee counted.
-chaos: infra
-	$(PY) deploy/devstack.py services-up
-	$(PY) -m chaos.run
+# Faults injected under a steady load (chaos/, README "Chaos"): each proved, then every guarantee counted. The
+# large size runs on a local three-broker KRaft cluster (replication 3, min.insync.replicas 2): the stack is
+# stopped, started on the cluster, and stopped again at the end (`make run` starts the single broker again).
+# CHAOS_SIZE=small runs the size `make test` runs, on whatever is running.
+CHAOS_SIZE ?= large
+chaos: $(INSTALLED)
+	@if [ "$(CHAOS_SIZE)" = large ]; then \
+		$(PY) deploy/devstack.py down && PAHT_KAFKA_BROKERS=3 $(PY) deploy/devstack.py up > /dev/null \
+		&& PAHT_KAFKA_BROKERS=3 $(PY) -m chaos.run; status=$$?; PAHT_KAFKA_BROKERS=3 $(PY) deploy/devstack.py down; \
+		exit $$status; \
+	else \
+		$(PY) deploy/devstack.py up > /dev/null && CHAOS_SIZE=$(CHAOS_SIZE) $(PY) -m chaos.run; \
+	fi
 
 clean: stop
 	rm -rf .infra $(VENV)

@@ -17,7 +17,7 @@ import random
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +68,7 @@ class Injector:
         self.burst_size = 20
         self.same_key_bursts: list[tuple[int, int]] = []  # per burst: 201 answers, distinct report ids they named
         self.same_key_answers: Answers = Answers()
+        self.lost_brokers: set[int] = set()  # node ids killed by broker_loss: the next one kills another
 
     # ------------------------------------------------------------------ helpers
 
@@ -262,14 +263,58 @@ class Injector:
         """Stop the broker (SIGTERM: a clean shutdown, or SIGKILL) for `down` seconds, then start it again."""
         pids = self.stack.service_pids()
         began = time.monotonic()
-        pid = await asyncio.to_thread(self.stack.stop_kafka if how == "SIGTERM" else self.stack.kill_kafka)
-        if self.stack.kafka_port_open() or _pid_alive(pid):
-            raise FaultNotProved(f"Kafka pid {pid} or its port still there")
+        killed = await asyncio.to_thread(self.stack.stop_kafka if how == "SIGTERM" else self.stack.kill_kafka)
+        # after SIGKILL the JVM's main thread is a zombie at once; its other threads and listening socket go
+        # while the kernel unmaps the heap, a moment later
+        for pid in killed:
+            await _until_gone(pid, self.stack.kafka_port_open)
+        alive = [pid for pid in killed if _pid_alive(pid)]
+        if self.stack.kafka_port_open() or alive:
+            raise FaultNotProved(f"Kafka pids alive: {alive}, a port open: {self.stack.kafka_port_open()}")
         await asyncio.sleep(down)
         await asyncio.to_thread(self.stack.start_kafka)
         return await self._finish(
             f"Kafka {how}, down {down:.0f} s",
-            f"pid {pid} gone, port {self.stack.cfg.kafka_port} closed",
+            f"pid {', '.join(map(str, killed))} gone, port {', '.join(str(n.port) for n in self.stack.kafka_nodes)} "
+            "closed",
+            began,
+            time.monotonic(),
+            pids,
+        )
+
+    async def broker_loss(self, down: float) -> Fault:
+        """kill -9 one broker of the three-broker cluster under load (the one leading most partitions of the
+        report stream, and not one killed before), keep it away `down` seconds, start it again and wait until it
+        is back in every in-sync replica set. Proof: the partitions it led moved to the other brokers."""
+        nodes = {n.node_id: n for n in self.stack.kafka_nodes}
+        if len(nodes) < 3:
+            raise FaultNotProved(f"a broker loss needs the three-broker cluster, this one has {len(nodes)}")
+        pids = self.stack.service_pids()
+        led = await _leaders(self.stack.bootstrap)
+        candidates = [i for i in nodes if i not in self.lost_brokers] or list(nodes)
+        victim = max(candidates, key=lambda i: sum(1 for leader in led.values() if leader == i))
+        was_led = sorted(p for p, leader in led.items() if leader == victim)
+        began = time.monotonic()
+        pid = await asyncio.to_thread(self.stack.kill_broker, nodes[victim])
+        await _until_gone(pid, lambda: port_open(nodes[victim].port))
+        if _pid_alive(pid) or port_open(nodes[victim].port):
+            raise FaultNotProved(f"broker {victim} pid {pid} or its port still there")
+        moved: dict[int, int] = {}
+        deadline = time.monotonic() + CATCH_LIMIT_SECONDS
+        while time.monotonic() < deadline and len(moved) < len(was_led):
+            now_led = await _leaders(self.stack.bootstrap)
+            moved = {p: now_led[p] for p in was_led if now_led.get(p, victim) not in (victim, -1)}
+            await asyncio.sleep(0.2)
+        if len(moved) < len(was_led):
+            raise FaultNotProved(f"partitions {was_led} led by broker {victim}: only {moved} got a new leader")
+        self.lost_brokers.add(victim)
+        await asyncio.sleep(down)
+        await asyncio.to_thread(self.stack.start_kafka)
+        await _until_in_sync(self.stack.bootstrap, len(nodes))
+        where = ", ".join(f"p{p}->{leader}" for p, leader in sorted(moved.items()))
+        return await self._finish(
+            f"kill -9 broker {victim} of 3, away {down:.0f} s",
+            f"pid {pid} gone; its partitions of {topics.REPORT_SUBMITTED} moved ({where}); back in every ISR",
             began,
             time.monotonic(),
             pids,
@@ -303,9 +348,7 @@ class Injector:
         pids = self.stack.service_pids()
         began = time.monotonic()
         pid = await asyncio.to_thread(self.stack.stop_s3)
-        deadline = time.monotonic() + 10
-        while (self.stack.s3_port_open() or _pid_alive(pid)) and time.monotonic() < deadline:  # noqa: ASYNC110 - polling another process
-            await asyncio.sleep(0.1)
+        await _until_gone(pid, self.stack.s3_port_open)
         if self.stack.s3_port_open() or _pid_alive(pid):
             raise FaultNotProved(f"S3 pid {pid} alive: {_pid_alive(pid)}, port open: {self.stack.s3_port_open()}")
         await asyncio.sleep(down)
@@ -448,6 +491,42 @@ async def _handled_not_committed(
         count, _ = found.get(partition, (0, 0))
         found[partition] = (count + 1, parts[TopicPartition(topics.REPORT_SUBMITTED, partition)])
     return found
+
+
+async def _leaders(bootstrap: str) -> dict[int, int]:
+    """partition -> leader node id (-1: none) of the report stream, as the cluster sees it now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="chaos-leaders", request_timeout_ms=5000)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([POISON_TOPIC])
+    finally:
+        await admin.close()
+    return {p["partition"]: p["leader"] for p in described["partitions"]}
+
+
+async def _until_in_sync(bootstrap: str, replicas: int, limit: float = RECOVERY_LIMIT_SECONDS) -> None:
+    """Wait until every partition of the report stream has all `replicas` in sync again (the returned broker
+    caught up): only then may another broker die without taking a partition below min.insync.replicas."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="chaos-isr", request_timeout_ms=5000)
+            await admin.start()
+            try:
+                (described,) = await admin.describe_topics([POISON_TOPIC])
+            finally:
+                await admin.close()
+            if all(len(p["isr"]) >= replicas for p in described["partitions"]):
+                return
+        await asyncio.sleep(0.5)
+    raise FaultNotProved(f"the returned broker was not back in every ISR within {limit:.0f} s")
+
+
+async def _until_gone(pid: int, port_open: Callable[[], bool], limit: float = 10.0) -> None:
+    """Wait (up to `limit` s) until the process and its listening port are both gone."""
+    deadline = time.monotonic() + limit
+    while (port_open() or _pid_alive(pid)) and time.monotonic() < deadline:  # noqa: ASYNC110 - polling another process
+        await asyncio.sleep(0.1)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -76,6 +76,10 @@ def _s3(down: float) -> Step:
     return lambda i: i.s3_outage(down)
 
 
+def _broker(down: float) -> Step:
+    return lambda i: i.broker_loss(down)
+
+
 def _everything(i: Injector) -> Awaitable[Fault]:
     return i.stop_everything()
 
@@ -95,13 +99,16 @@ def _round(kafka_how: str, kafka_down: float, pg_down: float, s3_down: float) ->
 
 
 SIZES = {
-    # every fault twice; the broker is stopped once with SIGTERM and once with SIGKILL
+    # every fault twice; Kafka is stopped once with SIGTERM and once with SIGKILL; on the three-broker cluster
+    # (`make chaos`) one broker is killed, then another after the first is back in sync
     "large": Size(
         rate=2,
         seconds=120,
         media_rate=1,
         schedule=(
             *_round("SIGTERM", 20, 10, 5),
+            ("broker", _broker(15)),
+            ("another broker", _broker(15)),
             ("everything", _everything),
             *_round("SIGKILL", 20, 10, 5),
             ("everything", _everything),

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy"))
 
 from paht_devstack import kafka, postgres, processes, s3  # noqa: E402 - deploy/ is not an installed package
-from paht_devstack.config import Config  # noqa: E402 - same
+from paht_devstack.config import Config, KafkaNode  # noqa: E402 - same
 from paht_devstack.services import declared_processes, http_ports, worker_ports  # noqa: E402 - same
 
 DEVSTACK_LOG = "chaos-devstack.log"
@@ -82,21 +82,36 @@ class Stack:
 
     # ------------------------------------------------------------------ servers
 
+    @property
+    def kafka_nodes(self) -> list[KafkaNode]:
+        return self.cfg.kafka_nodes
+
     def kafka_port_open(self) -> bool:
-        return processes.port_open(self.cfg.kafka_port)
+        """Any broker still listening."""
+        return any(processes.port_open(n.port) for n in self.kafka_nodes)
 
-    def stop_kafka(self) -> int:
-        """SIGTERM the broker (a clean shutdown, SIGKILL only after 30 s); returns its pid."""
-        pid = self.pid("kafka")
-        if pid is None:
-            raise RuntimeError("kafka is not running")
-        processes.stop(self.cfg, "kafka", timeout=30)
-        return pid
+    def stop_kafka(self) -> list[int]:
+        """SIGTERM every broker (a clean shutdown, SIGKILL only after 30 s); returns their pids."""
+        pids = self._kafka_pids()
+        for node in self.kafka_nodes:
+            processes.stop(self.cfg, node.name, timeout=30)
+        return pids
 
-    def kill_kafka(self) -> int:
-        return processes.kill(self.cfg, "kafka")
+    def kill_kafka(self) -> list[int]:
+        """SIGKILL every broker; returns their pids."""
+        return [processes.kill(self.cfg, node.name) for node in self.kafka_nodes]
+
+    def kill_broker(self, node: KafkaNode) -> int:
+        return processes.kill(self.cfg, node.name)
+
+    def _kafka_pids(self) -> list[int]:
+        pids = {n.name: self.pid(n.name) for n in self.kafka_nodes}
+        if None in pids.values():
+            raise RuntimeError(f"a broker is not running: {pids}")
+        return [p for p in pids.values() if p is not None]
 
     def start_kafka(self) -> None:
+        """Start the brokers that are not running."""
         kafka.start(self.cfg)
 
     def pg_fsync_setting(self) -> str:

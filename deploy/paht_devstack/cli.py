@@ -67,13 +67,20 @@ def services_down(cfg: Config) -> None:
 
 def down(cfg: Config) -> None:
     services_down(cfg)
-    processes.stop(cfg, "kafka", timeout=30)
+    for name in kafka_names(cfg):
+        processes.stop(cfg, name, timeout=30)
     processes.stop(cfg, "s3")
     postgres.stop(cfg)
 
 
+def kafka_names(cfg: Config) -> list[str]:
+    """Every embedded broker, whichever size started it (a cluster is stopped by a plain `make stop` too)."""
+    started = sorted(p.stem for p in cfg.run_dir.glob("kafka*.pid")) if cfg.run_dir.exists() else []
+    return list(dict.fromkeys([*(n.name for n in cfg.kafka_nodes), *started]))
+
+
 def status(cfg: Config) -> None:
-    for name in [*(p.name for p in declared_processes()), "kafka", "s3"]:
+    for name in [*(p.name for p in declared_processes()), *kafka_names(cfg), "s3"]:
         pid = processes.running_pid(cfg, name)
         print(f"{name:<16} {f'running pid {pid}' if pid else 'stopped'}")
     print(f"{'postgres':<16} {'running' if postgres.running(cfg) else 'stopped'}")

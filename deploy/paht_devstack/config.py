@@ -28,6 +28,14 @@ def _on_off(name: str, value: str) -> bool:
 
 
 @dataclass(frozen=True)
+class KafkaNode:
+    name: str  # its process name (pid file, log)
+    node_id: int
+    port: int
+    controller_port: int
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything devstack reads from the environment; the README's configuration table lists the variables."""
 
@@ -41,6 +49,7 @@ class Config:
     kafka_controller_port: int
     kafka_partitions: int
     kafka_replication: int
+    kafka_brokers: int  # 1 for development; 3 is a local KRaft cluster (the chaos run's large size)
     s3_port: int
     s3_master_port: int
     s3_volume_port: int
@@ -69,7 +78,11 @@ class Config:
             kafka_port=int(get("PAHT_KAFKA_PORT", "9092")),
             kafka_controller_port=int(get("PAHT_KAFKA_CONTROLLER_PORT", "9093")),
             kafka_partitions=int(get("PAHT_KAFKA_PARTITIONS", "6")),
-            kafka_replication=int(get("PAHT_KAFKA_REPLICATION", "1")),  # 3 on a production cluster
+            # 3 on a production cluster, and on the local one: topics must survive a broker's death
+            kafka_replication=int(
+                get("PAHT_KAFKA_REPLICATION", "3" if int(get("PAHT_KAFKA_BROKERS", "1")) >= 3 else "1")
+            ),
+            kafka_brokers=int(get("PAHT_KAFKA_BROKERS", "1")),
             s3_port=int(get("PAHT_S3_PORT", "8333")),
             s3_master_port=int(get("PAHT_S3_MASTER_PORT", "9333")),
             s3_volume_port=int(get("PAHT_S3_VOLUME_PORT", "8090")),
@@ -117,8 +130,18 @@ class Config:
         )
 
     @property
+    def kafka_nodes(self) -> list[KafkaNode]:
+        """The embedded brokers: one named `kafka`, or a cluster `kafka-1`.. on ports 10 apart."""
+        if self.kafka_brokers == 1:
+            return [KafkaNode("kafka", 1, self.kafka_port, self.kafka_controller_port)]
+        return [
+            KafkaNode(f"kafka-{n}", n, self.kafka_port + 10 * (n - 1), self.kafka_controller_port + 10 * (n - 1))
+            for n in range(1, self.kafka_brokers + 1)
+        ]
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return self.environ.get("PAHT_KAFKA_BOOTSTRAP") or f"127.0.0.1:{self.kafka_port}"
+        return self.environ.get("PAHT_KAFKA_BOOTSTRAP") or ",".join(f"127.0.0.1:{n.port}" for n in self.kafka_nodes)
 
     @property
     def s3_endpoint(self) -> str:

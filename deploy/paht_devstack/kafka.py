@@ -1,11 +1,13 @@
-"""Kafka: the broker's jars from Maven Central (deploy/kafka/pom.xml), one KRaft broker+controller per home."""
+"""Kafka: the broker's jars from Maven Central (deploy/kafka/pom.xml), one KRaft broker+controller per home:
+one for development, or three as a local cluster (PAHT_KAFKA_BROKERS=3; replication 3, min.insync.replicas 2)."""
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from paht_devstack.config import KAFKA_CLUSTER_ID, ROOT, Config, say
+from paht_devstack.config import KAFKA_CLUSTER_ID, ROOT, Config, KafkaNode, say
 from paht_devstack.processes import port_open, require_free, running_pid, spawn, wait_for
 
 TEMPLATES = ROOT / "deploy" / "kafka"
@@ -34,32 +36,64 @@ def fetch_jars(cfg: Config) -> Path:
 
 
 def start(cfg: Config) -> None:
+    """Start the brokers that are not running (all of them at once: a KRaft quorum needs a majority to start)."""
     if cfg.external_kafka:
         say(f"Kafka: external ({cfg.kafka_bootstrap})")
         return
-    if running_pid(cfg, "kafka") and port_open(cfg.kafka_port):
-        say(f"Kafka: already running on 127.0.0.1:{cfg.kafka_port}")
+    nodes = cfg.kafka_nodes
+    missing = [n for n in nodes if not (running_pid(cfg, n.name) and port_open(n.port))]
+    if not missing:
+        say(f"Kafka: already running on {cfg.kafka_bootstrap}")
         return
-    require_free(cfg.kafka_port, "Kafka", "PAHT_KAFKA_PORT")
-    require_free(cfg.kafka_controller_port, "Kafka controller", "PAHT_KAFKA_CONTROLLER_PORT")
-    run_broker(cfg, "kafka", cfg.kafka_port, cfg.kafka_controller_port, home(cfg), heap="512m")
-    say(f"Kafka: Kafka Server started on 127.0.0.1:{cfg.kafka_port} (KRaft, {cfg.logs / 'kafka.log'})")
+    for node in missing:
+        require_free(node.port, f"Kafka {node.name}", "PAHT_KAFKA_PORT")
+        require_free(node.controller_port, f"Kafka {node.name} controller", "PAHT_KAFKA_CONTROLLER_PORT")
+    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes)
+    cluster = len(nodes) > 1
+    waits = [
+        _launch(
+            cfg,
+            node,
+            voters,
+            node_home(cfg, node),
+            heap="512m",
+            replication=min(3, len(nodes)),
+            min_isr=2 if cluster else 1,
+        )
+        for node in missing
+    ]
+    for wait in waits:
+        wait()
+    say(f"Kafka: Kafka Server started on {', '.join(f'127.0.0.1:{n.port}' for n in missing)} (KRaft, {cfg.logs})")
+
+
+def node_home(cfg: Config, node: KafkaNode) -> Path:
+    return home(cfg) if node.name == "kafka" else cfg.infra / "kafka-cluster" / node.name
 
 
 def run_broker(cfg: Config, name: str, port: int, controller_port: int, broker_home: Path, heap: str) -> None:
-    """Format (once) and start one KRaft broker+controller; returns when it logged "Kafka Server started".
+    """The `broker` command: failure tests start a single broker of their own to kill and restart."""
+    node = KafkaNode(name, 1, port, controller_port)
+    _launch(cfg, node, f"1@127.0.0.1:{controller_port}", broker_home, heap, replication=1, min_isr=1)()
 
-    Also the `broker` command: failure tests start a broker of their own to kill and restart.
-    """
+
+def _launch(
+    cfg: Config, node: KafkaNode, voters: str, broker_home: Path, heap: str, replication: int, min_isr: int
+) -> Callable[[], None]:
+    """Format (once) and spawn one KRaft broker+controller; returns the wait for its "Kafka Server started"."""
     libs = fetch_jars(cfg)
     data = broker_home / "data"
     data.mkdir(parents=True, exist_ok=True)
     props = (TEMPLATES / "server.properties.in").read_text()
     for key, value in {
-        "@PORT@": str(port),
-        "@CONTROLLER_PORT@": str(controller_port),
+        "@NODE_ID@": str(node.node_id),
+        "@VOTERS@": voters,
+        "@PORT@": str(node.port),
+        "@CONTROLLER_PORT@": str(node.controller_port),
         "@DATA_DIR@": str(data),
         "@PARTITIONS@": str(cfg.kafka_partitions),
+        "@REPLICATION@": str(replication),
+        "@MIN_ISR@": str(min_isr),
     }.items():
         props = props.replace(key, value)
     properties = broker_home / "server.properties"
@@ -76,14 +110,14 @@ def run_broker(cfg: Config, name: str, port: int, controller_port: int, broker_h
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    log = cfg.logs / f"{name}.log"
+    log = cfg.logs / f"{node.name}.log"
     offset = log.stat().st_size if log.exists() else 0
     jvm = [f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
-    spawn(cfg, name, ["java", *jvm, *logging, "-cp", classpath, "kafka.Kafka", str(properties)], {})
+    spawn(cfg, node.name, ["java", *jvm, *logging, "-cp", classpath, "kafka.Kafka", str(properties)], {})
 
     def started() -> bool:
         with log.open("rb") as fh:
             fh.seek(offset)
             return b"Kafka Server started" in fh.read()
 
-    wait_for(f"Kafka broker {name}", started, 120, log)
+    return lambda: wait_for(f"Kafka broker {node.name}", started, 120, log)

@@ -77,7 +77,11 @@ def intake_env(cfg: Config) -> dict[str, str]:
 def routing_env(cfg: Config) -> dict[str, str]:
     # Routing owns the staff accounts and signs their tokens (login); every service verifies them with the
     # public half (auth_env).
-    return {"ROUTING_AUTH_SIGNING_KEY": dev_secret(cfg, "auth_signing_key")}
+    return {
+        "ROUTING_AUTH_SIGNING_KEY": dev_secret(cfg, "auth_signing_key"),
+        # the inbox topic of an agency added later gets the replication of the ones devstack created
+        "ROUTING_KAFKA_REPLICATION": str(cfg.kafka_replication),
+    }
 
 
 def notify_env(cfg: Config) -> dict[str, str]:

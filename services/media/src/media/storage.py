@@ -31,8 +31,11 @@ PIPE_CAPACITY = 1024 * 1024  # bytes between the request reader and the upload t
 DOWNLOAD_CHUNK = 256 * 1024
 # minio's own client waits 5 minutes to connect and retries 5 times: an outage must be a fast 503 instead.
 CONNECT_TIMEOUT_SECONDS = 3.0
-READ_TIMEOUT_SECONDS = 60.0
-RETRIES = 2
+# The longest S3 may stay silent once a request (or one multipart part) is sent. A stopping SeaweedFS keeps the
+# connections it accepted open and never answers (about 15 s, until it is killed): at 60 s a citizen's upload
+# waited all that time for its 503. A healthy S3 answers a part in well under a second.
+READ_TIMEOUT_SECONDS = 4.0
+RETRIES = 2  # refused connections and 5xx answers; a silent server is not asked again (read=0)
 
 # What a failing, unreachable or misconfigured S3 endpoint raises through minio.
 S3_FAILURES = (MinioException, HTTPError, OSError)
@@ -167,7 +170,9 @@ class ObjectStore:
                 timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS),
                 maxsize=settings.s3_upload_threads + 8,
                 # certificates: urllib3 verifies against the system's trust store
-                retries=urllib3.Retry(total=RETRIES, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+                retries=urllib3.Retry(
+                    total=RETRIES, read=0, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+                ),
             ),
         )
         self.bucket = settings.s3_bucket

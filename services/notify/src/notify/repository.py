@@ -44,19 +44,23 @@ _CLAIMED = (
 )
 
 
-async def claim_due(conn: asyncpg.Connection, limit: int, claim_id: uuid.UUID) -> list[PendingDelivery]:
-    """Pending deliveries whose time has come, marked `sending` under `claim_id` (in the caller's transaction).
+async def claim_due(
+    conn: asyncpg.Connection, limit: int, claim_id: uuid.UUID, channel: str | None = None
+) -> list[PendingDelivery]:
+    """Pending deliveries whose time has come (on `channel`, or on any), marked `sending` under `claim_id` (in the
+    caller's transaction).
 
     SKIP LOCKED: several senders share the queue without taking the same row twice.
     """
     rows = await conn.fetch(
         "UPDATE deliveries SET status = 'sending', claim_id = $2, claimed_at = now(), attempts = attempts + 1 "
         "WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= now()) AND ($3::text IS NULL OR channel = $3) "
         "ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
         f"RETURNING {_CLAIMED}",
         limit,
         claim_id,
+        channel,
     )
     return [_pending(r) for r in rows]
 

@@ -224,7 +224,7 @@ async def test_a_claim_whose_commit_answer_was_lost_is_sent_once_by_its_sender(
     lost = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
         await repository.claim_due(conn, 10, lost)  # committed; the sender is told nothing
-    sender._unconfirmed_claim = lost
+    sender._unconfirmed_claims[None] = lost
     assert await sender.send_due() == 1
     assert await sender.send_due() == 0
     await asyncio.sleep(0.1)
@@ -290,3 +290,16 @@ async def test_a_person_lists_unsettled_deliveries_and_sends_one_again(
     capsys.readouterr()  # the sender's own log lines
     await deliveries(settings, [])
     assert str(claimed.id) not in capsys.readouterr().out  # settled: nothing left for a person
+
+
+async def test_each_channel_claims_only_its_own_deliveries(pool: asyncpg.Pool, sink: tuple[int, Path]) -> None:
+    """The sender runs one loop per channel: a claim for email takes no SMS, so a rate-held SMS gateway cannot
+    hold back the emails (a batch waits for its slowest send)."""
+    await record(pool, status_event(ReportStatus.ASSIGNED))
+    await pool.execute("UPDATE deliveries SET channel = 'sms'")
+    await record(pool, status_event(ReportStatus.ASSIGNED))
+    async with pool.acquire() as conn, conn.transaction():
+        emails_claimed = await repository.claim_due(conn, 10, uuid.uuid4(), "email")
+        sms_claimed = await repository.claim_due(conn, 10, uuid.uuid4(), "sms")
+    assert [d.channel for d in emails_claimed] == ["email"]
+    assert [d.channel for d in sms_claimed] == ["sms"]
