@@ -62,11 +62,14 @@ kubeconform: $(KUBECONFORM) $(KUBERNETES_SCHEMAS)
 # The test run's PostgreSQL skips fsync (faster; a crash of PostgreSQL itself still loses nothing, a power cut
 # could): it only applies when `make test` is what starts the server. `make run` keeps fsync on.
 test: export PAHT_PG_FSYNC ?= off
-# pytest exits 5 when it collects nothing: that is a failure here, not a pass. The personal-data scan runs
-# after pytest, not inside it, so it sees what every test left (logs, every topic) whatever their order.
+# pytest exits 5 when it collects nothing: that is a failure here, not a pass. The chaos run's small size comes
+# after pytest (it stops and starts every server; no test's connections should see that). The personal-data scan
+# runs last, so it sees what every test and the chaos run left (logs, every topic, every table).
 test: infra lint browser kubeconform
 	mkdir -p .infra/logs
 	set -o pipefail; $(VENV)/bin/pytest $(PYTEST_ARGS) 2>&1 | tee .infra/logs/pytest.log
+	$(PY) deploy/devstack.py services-up > /dev/null
+	set -o pipefail; CHAOS_SIZE=small $(PY) -m chaos.run 2>&1 | tee .infra/logs/chaos.log
 	$(PY) deploy/scan_personal_data.py .infra
 
 # The whole platform as separate processes, driven like real clients over HTTP, SMTP and Kafka, browsers

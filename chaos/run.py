@@ -1,8 +1,9 @@
 """make chaos: a steady load on the running platform while faults are injected, then the guarantees counted.
 
-`python -m chaos.run` runs the large size; CHAOS_SIZE=small the one tests/e2e/test_chaos.py runs. CHAOS_RATE
-(reports per second) and CHAOS_SECONDS (the least time the load runs; it runs until the last fault is over)
-override the size's values. Exit status 1 when a check failed; the platform is left running and healthy.
+`python -m chaos.run` runs the large size (its broker faults need PAHT_KAFKA_BROKERS=3); CHAOS_SIZE=small the one
+`make test` runs. CHAOS_RATE (reports per second) and CHAOS_SECONDS (the least time the load runs; it runs until
+the last fault is over) override the size's values. Exit status 1 when a check failed; the platform is left running
+and healthy.
 """
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ class DeliverySender:
         self._stopping.set()
 
     async def run(self) -> None:
-        """One loop per channel: a batch waits for its slowest send, and SMS held to the gateway's 5 a second
-        must not hold back the emails claimed with them (it did: ~11 deliveries/s in all, whatever the mix)."""
+        """One loop per channel: a batch waits for its slowest send, and SMS held to the gateway's rate must not
+        hold back the emails claimed with them (at 5 SMS/s they did: ~11 deliveries/s in all, whatever the mix)."""
         log.info("sender_started")
         await asyncio.gather(*(self._run_channel(name) for name in list(self._channels)))
         log.info("sender_stopped")
