@@ -41,6 +41,7 @@ MAX_PROBES = 3
 RESOLUTION = 1.2  # probing stops when the highest pass and lowest failure are this close
 GRACE_SECONDS = 20.0  # after the load, for the last reports to be assigned; later than that is lost
 PROBE_GRACE_SECONDS = 10.0
+WARM_UP_RATE, WARM_UP_SECONDS = 5.0, 2.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ async def fresh_run(stack: Stack, rate: float, seconds: float, grace: float, tri
         await wait_quiet(limit=30)
     else:
         await discard(stack, since)
+        # The restarted consumers rejoin their groups (Kafka holds a new group's first rebalance for 3 s):
+        # a few reports followed to `assigned` prove the whole path consumes again before the next run.
+        await open_loop(stack, WARM_UP_RATE, WARM_UP_SECONDS, grace=60)
+        await wait_quiet(limit=30)
     return run
 
 
