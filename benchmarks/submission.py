@@ -51,7 +51,7 @@ def ceiling_app(kind: str, admin_dsn: str) -> Iterator[str]:
 
 def closed_loop(wrk: str, base_url: str, seconds: int, run_id: str, ward_code: str) -> WrkResult:
     """A warm-up (connections, caches, the pool) then the measured run."""
-    run_wrk(wrk, base_url, WARMUP_SECONDS, f"{run_id}-warm", ward_code)
+    run_wrk(wrk, base_url, WARMUP_SECONDS, f"warm-{run_id}", ward_code)  # not counted as stored
     return run_wrk(wrk, base_url, seconds, run_id, ward_code)[1]
 
 
