@@ -77,14 +77,13 @@ test: infra lint browser kubeconform
 e2e: infra browser
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
+# Issue 12's figures side by side (README "Benchmarks"): intake at 64 connections beside the bare insert and
+# echo (wrk), the relay draining 100,000 events, routing's consumer, submitted -> assigned open loop and the
+# highest sustained rate, media, every process's memory. bench/results/*.json and a summary; about 10 min.
 bench: infra
+	command -v wrk || (apt-get install -y wrk || (apt-get update && apt-get install -y wrk))
 	$(PY) deploy/devstack.py services-up
-	$(PY) benchmarks/submit_reports.py
-	$(PY) benchmarks/channels.py
-	$(PY) benchmarks/portal_pages.py
-	$(PY) benchmarks/media_upload.py
-	$(PY) benchmarks/notify_emails.py
-	$(PY) -m media.sanitise_bench
+	$(PY) -m benchmarks.bench
 
 # wrk, 64 connections, each request a new report with its own Idempotency-Key: throughput, latency, and every 201 stored.
 bench-wrk: infra

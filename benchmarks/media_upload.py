@@ -1,9 +1,10 @@
-"""make bench (media part): upload throughput to the running media service, in MB/s.
+"""Upload throughput to the running media service, in MB/s (`make bench` runs it through benchmarks/photos.py).
 
-BENCH_MEDIA_FILES files (default 40) of BENCH_MEDIA_MB megabytes (default 8: a phone photo is 3-12 MB)
-at BENCH_MEDIA_CONCURRENCY (default 8) concurrent uploads, over loopback, streamed to S3 by the service.
-Each file is a valid JPEG header followed by random bytes (incompressible; the worker will refuse it as
-undecodable afterwards, which does not matter here: this measures the upload path, not the sanitiser).
+Standalone: `python -m benchmarks.media_upload` uploads BENCH_MEDIA_FILES files (default 40) of BENCH_MEDIA_MB
+megabytes (default 8: a phone photo is 3-12 MB) at BENCH_MEDIA_CONCURRENCY (default 8) concurrent uploads, over
+loopback, streamed to S3 by the service. Each file is a valid JPEG header followed by random bytes
+(incompressible; the worker refuses it as undecodable afterwards, which does not matter here: this measures
+the upload path, not the sanitiser).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def upload_all(url: str, files: int, size: int, concurrency: int) -> tuple[float, int]:
-    body = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(size - 11)
+async def upload_all(url: str, body: bytes, files: int, concurrency: int) -> tuple[float, list[str], int]:
+    """Upload `body` `files` times, `concurrency` at once: (seconds, ids of the 201s, how many were refused)."""
     semaphore = asyncio.Semaphore(concurrency)
+    accepted: list[str] = []
     refused = 0
 
     async def one(http: aiohttp.ClientSession) -> None:
@@ -30,14 +32,16 @@ async def upload_all(url: str, files: int, size: int, concurrency: int) -> tuple
         form = aiohttp.FormData()
         form.add_field("file", body, filename="anh.jpg", content_type="image/jpeg")
         async with semaphore, http.post(url, data=form) as resp:
-            await resp.read()
-            if resp.status != 201:
+            answer = await resp.read()
+            if resp.status == 201:
+                accepted.append(json.loads(answer)["id"])
+            else:
                 refused += 1
 
     began = time.perf_counter()
     async with aiohttp.ClientSession() as http:
         await asyncio.gather(*(one(http) for _ in range(files)))
-    return time.perf_counter() - began, refused
+    return time.perf_counter() - began, accepted, refused
 
 
 async def main() -> None:
@@ -46,7 +50,9 @@ async def main() -> None:
     files = int(os.environ.get("BENCH_MEDIA_FILES", "40"))
     megabytes = int(os.environ.get("BENCH_MEDIA_MB", "8"))
     concurrency = int(os.environ.get("BENCH_MEDIA_CONCURRENCY", "8"))
-    elapsed, refused = await upload_all(url, files, megabytes * 1024 * 1024, concurrency)
+    size = megabytes * 1024 * 1024
+    body = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(size - 11)
+    elapsed, _, refused = await upload_all(url, body, files, concurrency)
     print(
         f"media uploads: {files} × {megabytes} MB at {concurrency} concurrent: "
         f"{files * megabytes / elapsed:.1f} MB/s ({files / elapsed:.1f} files/s), {refused} not accepted"

@@ -1,0 +1,1 @@
+"""make bench and the standalone benchmarks (README "Benchmarks")."""
