@@ -363,7 +363,15 @@ class OutboxRelay:
         Transaction-scoped advisory locks: they are released when the batch commits or rolls back, and a
         relay that dies loses them with its connection.
         """
-        pending = [r["bucket"] for r in await conn.fetch(f"SELECT DISTINCT bucket FROM outbox WHERE {_SENDABLE}")]
+        # One index probe per bucket, not a DISTINCT over every pending row: with a 100,000-row backlog that scan
+        # ran before every batch and held the relay to ~850 events/s.
+        pending = [
+            r["b"]
+            for r in await conn.fetch(
+                f"SELECT b FROM generate_series(0, {BUCKETS - 1}) AS b "
+                f"WHERE EXISTS (SELECT 1 FROM outbox WHERE bucket = b AND {_SENDABLE})"
+            )
+        ]
         random.shuffle(pending)
         claimed: list[int] = []
         for bucket in pending:
