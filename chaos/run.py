@@ -253,19 +253,21 @@ async def _inject(label: str, step: Step, injector: Injector) -> list[str]:
         await step(injector)
     except FaultNotProved as exc:
         failure = f"{label}: not proved: {exc}"
-    except Exception as exc:  # noqa: BLE001 - recorded, then the platform healed
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - recorded, then the platform healed (devstack exits)
         failure = f"{label}: {type(exc).__name__}: {exc}"
     else:
         return []
-    await _heal(injector.stack, injector.http)
+    await _heal(injector.stack, injector.http, servers=True)
+    print(f"  FAILED {failure}", flush=True)
     return [failure]
 
 
-async def _heal(stack: Stack, http: aiohttp.ClientSession) -> None:
-    """Leave the platform running: start whatever is not (servers, then service processes)."""
-    if not await stack.unready(http):
+async def _heal(stack: Stack, http: aiohttp.ClientSession, servers: bool = False) -> None:
+    """Leave the platform running: start whatever is not (servers, then service processes). After a failed
+    step the servers are started whatever the services say: they stay ready with one broker of three gone."""
+    if not servers and not await stack.unready(http):
         return
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception, SystemExit):
         await asyncio.to_thread(stack.start_servers)
     await stack.services_up()
     await stack.wait_ready(http, 120)
