@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from paht_devstack import bootstrap, keys, postgres, processes
+from paht_devstack import bootstrap, kafka, keys, postgres, processes
+from paht_devstack.cli import kafka_names
 from paht_devstack.compose import expected_containers
 from paht_devstack.config import Config
 from paht_devstack.services import (
@@ -178,3 +180,45 @@ def test_every_declared_service_is_a_package_with_migrations() -> None:
     for service in SERVICES:
         assert find(service.name) is service
         assert any(f.name.endswith(".sql") for f in service_migrations(service.name).iterdir()), service.name
+
+
+def test_a_local_cluster_is_three_nodes_ten_ports_apart_replicating_every_topic(tmp_path: Path) -> None:
+    """PAHT_KAFKA_BROKERS=3 (the chaos run's cluster): three KRaft nodes that know each other as voters, every
+    topic and internal topic on three brokers, a write acknowledged only once two have it."""
+    cfg = Config.from_env({"PAHT_INFRA_DIR": str(tmp_path), "PAHT_KAFKA_BROKERS": "3"})
+    nodes = cfg.kafka_nodes
+    assert [(n.name, n.node_id, n.port, n.controller_port) for n in nodes] == [
+        ("kafka-1", 1, 9092, 9093),
+        ("kafka-2", 2, 9102, 9103),
+        ("kafka-3", 3, 9112, 9113),
+    ]
+    assert cfg.kafka_bootstrap == "127.0.0.1:9092,127.0.0.1:9102,127.0.0.1:9112"
+    assert cfg.kafka_replication == 3
+    text = kafka.server_properties(
+        cfg, nodes[1], kafka.voters(nodes), tmp_path, cfg.kafka_replication, kafka.min_isr(nodes)
+    )
+    assert not re.findall(r"@[A-Z_]+@", text)  # every placeholder filled
+    props = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:9093,2@127.0.0.1:9103,3@127.0.0.1:9113"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9102,CONTROLLER://127.0.0.1:9103"
+    for key in ("default.replication.factor", "offsets.topic.replication.factor"):
+        assert props[key] == "3", key
+    for key in ("min.insync.replicas", "transaction.state.log.min.isr"):
+        assert props[key] == "2", key
+
+
+def test_the_development_broker_is_one_node_replicating_nothing(cfg: Config) -> None:
+    (node,) = cfg.kafka_nodes
+    assert (node.name, node.port, cfg.kafka_bootstrap, cfg.kafka_replication) == ("kafka", 9092, "127.0.0.1:9092", 1)
+    props = kafka.server_properties(cfg, node, kafka.voters([node]), Path("/data"), 1, kafka.min_isr([node]))
+    assert "controller.quorum.voters=1@127.0.0.1:9093\n" in props
+    assert "min.insync.replicas=1\n" in props
+
+
+def test_stop_finds_every_broker_whichever_size_started_it(cfg: Config) -> None:
+    """A plain `make stop` (one broker configured) also stops a cluster that `make chaos` left running."""
+    cfg.run_dir.mkdir(parents=True)
+    for name in ("kafka-1", "kafka-2", "kafka-3"):
+        (cfg.run_dir / f"{name}.pid").write_text("1 0")
+    assert kafka_names(cfg) == ["kafka", "kafka-1", "kafka-2", "kafka-3"]

@@ -48,23 +48,22 @@ def start(cfg: Config) -> None:
     for node in missing:
         require_free(node.port, f"Kafka {node.name}", "PAHT_KAFKA_PORT")
         require_free(node.controller_port, f"Kafka {node.name} controller", "PAHT_KAFKA_CONTROLLER_PORT")
-    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes)
-    cluster = len(nodes) > 1
     waits = [
-        _launch(
-            cfg,
-            node,
-            voters,
-            node_home(cfg, node),
-            heap="512m",
-            replication=min(3, len(nodes)),
-            min_isr=2 if cluster else 1,
-        )
+        _launch(cfg, node, voters(nodes), node_home(cfg, node), "512m", cfg.kafka_replication, min_isr(nodes))
         for node in missing
     ]
     for wait in waits:
         wait()
     say(f"Kafka: Kafka Server started on {', '.join(f'127.0.0.1:{n.port}' for n in missing)} (KRaft, {cfg.logs})")
+
+
+def voters(nodes: list[KafkaNode]) -> str:
+    return ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes)
+
+
+def min_isr(nodes: list[KafkaNode]) -> int:
+    """2 on a cluster: an acknowledged write is on two brokers, and one broker may die without stopping writes."""
+    return 2 if len(nodes) >= 3 else 1
 
 
 def node_home(cfg: Config, node: KafkaNode) -> Path:
@@ -77,13 +76,8 @@ def run_broker(cfg: Config, name: str, port: int, controller_port: int, broker_h
     _launch(cfg, node, f"1@127.0.0.1:{controller_port}", broker_home, heap, replication=1, min_isr=1)()
 
 
-def _launch(
-    cfg: Config, node: KafkaNode, voters: str, broker_home: Path, heap: str, replication: int, min_isr: int
-) -> Callable[[], None]:
-    """Format (once) and spawn one KRaft broker+controller; returns the wait for its "Kafka Server started"."""
-    libs = fetch_jars(cfg)
-    data = broker_home / "data"
-    data.mkdir(parents=True, exist_ok=True)
+def server_properties(cfg: Config, node: KafkaNode, voters: str, data: Path, replication: int, min_isr: int) -> str:
+    """deploy/kafka/server.properties.in filled in for one node."""
     props = (TEMPLATES / "server.properties.in").read_text()
     for key, value in {
         "@NODE_ID@": str(node.node_id),
@@ -96,8 +90,18 @@ def _launch(
         "@MIN_ISR@": str(min_isr),
     }.items():
         props = props.replace(key, value)
+    return props
+
+
+def _launch(
+    cfg: Config, node: KafkaNode, voters: str, broker_home: Path, heap: str, replication: int, min_isr: int
+) -> Callable[[], None]:
+    """Format (once) and spawn one KRaft broker+controller; returns the wait for its "Kafka Server started"."""
+    libs = fetch_jars(cfg)
+    data = broker_home / "data"
+    data.mkdir(parents=True, exist_ok=True)
     properties = broker_home / "server.properties"
-    properties.write_text(props)
+    properties.write_text(server_properties(cfg, node, voters, data, replication, min_isr))
     classpath = f"{libs}/*"  # the JVM expands the wildcard
     logging = [f"-Dlog4j2.configurationFile={TEMPLATES / 'log4j2.properties'}", f"-Dkafka.logs.dir={cfg.logs}"]
     if not (data / "meta.properties").exists():
