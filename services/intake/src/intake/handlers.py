@@ -18,6 +18,7 @@ from intake.models import NotificationChoice, ProvideInformation, PublicFilters,
 from intake.validation import InvalidRequest, check_submission, pydantic_errors
 from paht_shared import reference
 from paht_shared.envelope import utc_now
+from paht_shared.failures import is_dependency_failure
 from paht_shared.runtime import DB_POOL
 from paht_shared.text import fold
 from paht_shared.web import CORRELATION_ID, Refused, json_error
@@ -185,7 +186,8 @@ async def list_areas(_request: web.Request) -> web.Response:
 @guarded
 async def post_report(request: web.Request) -> web.Response:
     limiter = request.app[SUBMISSION_LIMITER]
-    retry_after = limiter.allow(client_address(request, limiter.trusted_proxies))
+    address = client_address(request, limiter.trusted_proxies)
+    retry_after = limiter.allow(address)
     if retry_after is not None:
         return too_many("too_many_submissions", "Bạn gửi quá nhiều phản ánh. Vui lòng thử lại sau.", retry_after)
     key = request.headers.get("Idempotency-Key")
@@ -213,6 +215,10 @@ async def post_report(request: web.Request) -> web.Response:
             "Số điện thoại này đã gửi quá nhiều phản ánh. Vui lòng thử lại sau.",
             exc.retry_after,
         )
+    except Exception as exc:
+        if is_dependency_failure(exc):  # answered 503 (guarded): the retry must not count twice
+            limiter.refund(address)
+        raise
     headers = {"Location": f"/api/v1/reports/{receipt.tracking_code}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -42,6 +42,13 @@ class AddressLimiter:
         self._counts[address] = count + 1
         return None
 
+    def refund(self, address: str) -> None:
+        """Give back a submission the platform failed (a 503 while PostgreSQL was away): the app retrying it
+        with the same Idempotency-Key is the same submission, and must not use up the citizen's minute."""
+        count = self._counts.get(address, 0)
+        if count > 0:
+            self._counts[address] = count - 1
+
 
 def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
     """The citizen's address: the peer, or, when the peer is a trusted proxy (the portal, the reverse proxy),
