@@ -170,9 +170,7 @@ class ObjectStore:
                 timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS),
                 maxsize=settings.s3_upload_threads + 8,
                 # certificates: urllib3 verifies against the system's trust store
-                retries=urllib3.Retry(
-                    total=RETRIES, read=0, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
-                ),
+                retries=urllib3.Retry(total=RETRIES, read=0, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
             ),
         )
         self.bucket = settings.s3_bucket
