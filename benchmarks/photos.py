@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import asyncpg
 
 from benchmarks.media_upload import upload_all
 from benchmarks.results import Section, Target
-from benchmarks.workers import Stack, start, stop
+from benchmarks.workers import Stack, start, stop, until_none
 from media.sanitise_bench import _phone_photo, photos_per_second
 
 PER_WORKER_TARGET = Target(">=", 8.0)
@@ -39,14 +38,12 @@ def phone_photo() -> bytes:
 async def wait_processed(admin_dsn: str, ids: list[uuid.UUID], limit: float) -> asyncpg.Record:
     conn = await asyncpg.connect(admin_dsn)
     try:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM media.media_objects WHERE id = ANY($1::uuid[]) AND status = 'processing'", ids
-            )
-            if waiting == 0:
-                break
-            await asyncio.sleep(0.5)
+        await until_none(
+            conn,
+            "SELECT count(*) FROM media.media_objects WHERE id = ANY($1::uuid[]) AND status = 'processing'",
+            ids,
+            limit,
+        )
         row: asyncpg.Record = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE status = 'ready') AS ready, count(*) FILTER (WHERE status = 'rejected') "
             "AS rejected, min(processed_at) AS first, max(processed_at) AS last FROM media.media_objects "

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import datetime
 import os
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ import asyncpg
 
 from benchmarks.leftovers import discard
 from benchmarks.results import Section, Target, percentile, seconds_setting
-from benchmarks.workers import Stack, wait_quiet
+from benchmarks.workers import Stack, until_none, wait_quiet
 from chaos.load import ReportLoad
 
 SUSTAINED_TARGET = Target(">=", 500.0)
@@ -87,14 +86,9 @@ async def assigned_lags(admin_dsn: str, ids: list[uuid.UUID], grace: float) -> l
     """Seconds from submitted to assigned of each report assigned within `grace` from now."""
     conn = await asyncpg.connect(admin_dsn)
     try:
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM intake.reports WHERE id = ANY($1::uuid[]) AND status = 'submitted'", ids
-            )
-            if waiting == 0:
-                break
-            await asyncio.sleep(0.5)
+        await until_none(
+            conn, "SELECT count(*) FROM intake.reports WHERE id = ANY($1::uuid[]) AND status = 'submitted'", ids, grace
+        )
         rows = await conn.fetch(
             "SELECT extract(epoch FROM updated_at - submitted_at)::float8 AS lag FROM intake.reports "
             "WHERE id = ANY($1::uuid[]) AND status <> 'submitted'",

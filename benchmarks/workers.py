@@ -9,7 +9,10 @@ import asyncio
 import functools
 import sys
 import time
+import uuid
 from pathlib import Path
+
+import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -69,3 +72,10 @@ async def wait_quiet(limit: float = 120.0, below: float = 0.25) -> float:
     while time.monotonic() - began < limit and calm < 2:
         calm = calm + 1 if await cpu_busy() < below else 0
     return time.monotonic() - began
+
+
+async def until_none(conn: asyncpg.Connection, count_sql: str, ids: list[uuid.UUID], limit: float) -> None:
+    """Poll `count_sql` (a count over `$1` = ids) every 0.5 s until it is 0 or `limit` seconds have passed."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and await conn.fetchval(count_sql, ids):  # noqa: ASYNC110 - polling the database
+        await asyncio.sleep(0.5)

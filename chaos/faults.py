@@ -30,7 +30,7 @@ from chaos.load import Answers, MediaLoad, ReportLoad
 from chaos.stack import Stack, port_open, tcp_ports_to
 from paht_shared.contracts import topics
 from paht_shared.envelope import Envelope
-from paht_shared.kafka import make_producer
+from paht_shared.kafka import describe_partitions, make_producer
 from paht_shared.testing.pii import caller_headers, sample_report
 
 RECOVERY_LIMIT_SECONDS = 120.0
@@ -497,13 +497,7 @@ async def _handled_not_committed(
 
 async def _leaders(bootstrap: str) -> dict[int, int]:
     """partition -> leader node id (-1: none) of the report stream, as the cluster sees it now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="chaos-leaders", request_timeout_ms=5000)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([POISON_TOPIC])
-    finally:
-        await admin.close()
-    return {p["partition"]: p["leader"] for p in described["partitions"]}
+    return {p["partition"]: p["leader"] for p in await describe_partitions(bootstrap, POISON_TOPIC, 5000)}
 
 
 async def _until_in_sync(bootstrap: str, replicas: int, limit: float = RECOVERY_LIMIT_SECONDS) -> None:
@@ -512,13 +506,7 @@ async def _until_in_sync(bootstrap: str, replicas: int, limit: float = RECOVERY_
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="chaos-isr", request_timeout_ms=5000)
-            await admin.start()
-            try:
-                (described,) = await admin.describe_topics([POISON_TOPIC])
-            finally:
-                await admin.close()
-            if all(len(p["isr"]) >= replicas for p in described["partitions"]):
+            if all(len(p["isr"]) >= replicas for p in await describe_partitions(bootstrap, POISON_TOPIC, 5000)):
                 return
         await asyncio.sleep(0.5)
     raise FaultNotProved(f"the returned broker was not back in every ISR within {limit:.0f} s")

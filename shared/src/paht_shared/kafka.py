@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -56,9 +57,11 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int, repli
         await admin.close()
 
 
-async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    """The partitions of one topic, from the broker (a consumer without a group has no metadata for it)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="paht-describe")
+async def describe_partitions(bootstrap: str, topic: str, request_timeout_ms: int = 40000) -> list[dict[str, Any]]:
+    """The partitions of one topic as the cluster describes them now: partition, leader, replicas, isr."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="paht-describe", request_timeout_ms=request_timeout_ms
+    )
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])
@@ -66,4 +69,10 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
         await admin.close()
     if described["error_code"]:
         raise LookupError(f"topic {topic} not found (error {described['error_code']})")
-    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+    partitions: list[dict[str, Any]] = described["partitions"]
+    return partitions
+
+
+async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The partitions of one topic, from the broker (a consumer without a group has no metadata for it)."""
+    return sorted(TopicPartition(topic, p["partition"]) for p in await describe_partitions(bootstrap, topic))

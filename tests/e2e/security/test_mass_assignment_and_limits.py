@@ -102,6 +102,18 @@ def codes(answer: Any, field: str) -> set[str]:
     return {e["code"] for e in answer["errors"] if e["field"] == field or e["field"] == f"body.{field}"}
 
 
+def open311_form(api_key: str, caller: int) -> dict[str, str]:
+    """A valid Open311 service request from one integrator, for the caller's phone."""
+    return {
+        "api_key": api_key,
+        "service_code": "moi-truong",
+        "description": "Rác thải tồn đọng nhiều ngày trước cổng chợ, bốc mùi hôi.",
+        "lat": "9.6025",
+        "long": "105.9739",
+        "phone": pii.caller_phone(caller),
+    }
+
+
 async def test_the_web_form_refuses_every_field_the_platform_decides(live: Platform) -> None:
     """Each one by name (422 field_not_allowed), alone on an otherwise valid report, and nothing is written."""
     before = await live.count_reports()
@@ -147,15 +159,7 @@ async def test_open311_refuses_every_field_the_platform_decides(live: Platform) 
     try:
         before = await live.count_reports()
         for name, value in PLATFORM_FIELDS.items():
-            form = {
-                "api_key": key["key"],
-                "service_code": "moi-truong",
-                "description": "Rác thải tồn đọng nhiều ngày trước cổng chợ, bốc mùi hôi.",
-                "lat": "9.6025",
-                "long": "105.9739",
-                "phone": pii.caller_phone(unique_caller()),
-                name: str(value),
-            }
+            form = {**open311_form(key["key"], unique_caller()), name: str(value)}
             async with live.http.post(f"{live.intake}/open311/v2/requests.json", data=form) as resp:
                 answer = await resp.text()
                 assert resp.status == 400, (name, answer)
@@ -270,14 +274,7 @@ async def test_the_phone_limit_holds_across_addresses_and_doors(live: Platform) 
     ) as resp:
         key = await resp.json()
     try:
-        form = {
-            "api_key": key["key"],
-            "service_code": "moi-truong",
-            "description": "Rác thải tồn đọng nhiều ngày trước cổng chợ, bốc mùi hôi.",
-            "lat": "9.6025",
-            "long": "105.9739",
-            "phone": pii.caller_phone(caller),
-        }
+        form = open311_form(key["key"], caller)
         async with live.http.post(f"{live.intake}/open311/v2/requests.json", data=form) as resp:
             assert resp.status == 429, await resp.text()
             assert int(resp.headers["Retry-After"]) > 0
